@@ -1,0 +1,152 @@
+//! A line-oriented peer for interoperability tests against independent
+//! implementations (see `tests/interop/`).
+//!
+//! It reads one JSON request per line on stdin and writes one JSON response
+//! per line on stdout, flushing after each, so one long-lived process serves
+//! many requests. Binary values are base64url without padding. It uses only
+//! the crate's public API.
+//!
+//! | request | response |
+//! |---|---|
+//! | `{"op":"webpush_encrypt","p256dh":..,"auth":..,"plaintext":..,"padding":{"kind":"none"\|"block"\|"fixed","size":N}}` | `{"body":..}` |
+//! | `{"op":"webpush_decrypt","ua_private":..,"auth":..,"body":..}` | `{"plaintext":..}` |
+//! | `{"op":"ece_encrypt","ikm":..,"salt":..,"rs":N,"keyid":..,"plaintext":..,"padding":N}` | `{"body":..}` |
+//! | `{"op":"ece_decrypt","ikm":..,"body":..}` | `{"plaintext":..}` |
+//!
+//! `padding` is optional in both encrypt requests (none by default). Any
+//! failure, malformed requests included, is answered with
+//! `{"error":"<message>"}`; the process exits with status 0 at end of input.
+//!
+//! ```text
+//! $ cargo build --example interop_peer
+//! $ echo '{"op":"ece_decrypt","ikm":"AA","body":""}' | target/debug/examples/interop_peer
+//! {"error":"body of 0 octets is shorter than its header"}
+//! ```
+
+use std::error::Error;
+use std::io::{self, BufRead, Write};
+use std::num::NonZeroUsize;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde_json::{Map, Value, json};
+use webpush::ece::{self, Header, Ikm, RecordSize, Salt};
+use webpush::message::{self, AuthSecret, Padding, UaKeyPair, UaPublicKey};
+
+type Result<T> = std::result::Result<T, Box<dyn Error>>;
+type Request = Map<String, Value>;
+
+fn main() -> Result<()> {
+    let mut stdin = io::stdin().lock();
+    let mut stdout = io::stdout().lock();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if stdin.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let response = handle(&line).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+        serde_json::to_writer(&mut stdout, &response)?;
+        stdout.write_all(b"\n")?;
+        stdout.flush()?;
+    }
+}
+
+fn handle(line: &[u8]) -> Result<Value> {
+    let request: Value = serde_json::from_slice(line)?;
+    let request = request.as_object().ok_or("request is not a JSON object")?;
+    match str_field(request, "op")? {
+        "webpush_encrypt" => webpush_encrypt(request),
+        "webpush_decrypt" => webpush_decrypt(request),
+        "ece_encrypt" => ece_encrypt(request),
+        "ece_decrypt" => ece_decrypt(request),
+        other => Err(format!("unknown op {other:?}").into()),
+    }
+}
+
+fn webpush_encrypt(request: &Request) -> Result<Value> {
+    let p256dh = UaPublicKey::from_base64(str_field(request, "p256dh")?)?;
+    let auth = AuthSecret::from_base64(str_field(request, "auth")?)?;
+    let plaintext = bytes_field(request, "plaintext")?;
+    let padding = match request.get("padding") {
+        None | Some(Value::Null) => Padding::None,
+        Some(Value::Object(padding)) => {
+            let kind = str_field(padding, "kind")?;
+            match kind {
+                "none" => Padding::None,
+                "block" => Padding::BlockSize(
+                    NonZeroUsize::new(usize_field(padding, "size")?)
+                        .ok_or("block padding size must be at least 1")?,
+                ),
+                "fixed" => Padding::FixedSize(usize_field(padding, "size")?),
+                other => return Err(format!("unknown padding kind {other:?}").into()),
+            }
+        }
+        Some(_) => return Err("field \"padding\" is not an object".into()),
+    };
+    let body = message::encrypt(&p256dh, &auth, &plaintext, padding)?;
+    Ok(json!({ "body": Base64UrlUnpadded::encode_string(&body) }))
+}
+
+fn webpush_decrypt(request: &Request) -> Result<Value> {
+    let ua = UaKeyPair::from_private_base64(str_field(request, "ua_private")?)?;
+    let auth = AuthSecret::from_base64(str_field(request, "auth")?)?;
+    let body = bytes_field(request, "body")?;
+    let plaintext = message::decrypt(&ua, &auth, &body)?;
+    Ok(json!({ "plaintext": Base64UrlUnpadded::encode_string(&plaintext) }))
+}
+
+fn ece_encrypt(request: &Request) -> Result<Value> {
+    let ikm = bytes_field(request, "ikm")?;
+    let salt = bytes_field(request, "salt")?;
+    let salt = <[u8; 16]>::try_from(salt.as_slice())
+        .map_err(|_| format!("salt is {} octets, expected 16", salt.len()))?;
+    let rs = u32::try_from(u64_field(request, "rs")?).map_err(|_| "rs does not fit 32 bits")?;
+    let keyid = match request.get("keyid") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => bytes_field(request, "keyid")?,
+    };
+    let plaintext = bytes_field(request, "plaintext")?;
+    let padding = match request.get("padding") {
+        None | Some(Value::Null) => 0,
+        Some(_) => usize_field(request, "padding")?,
+    };
+    let header = Header::new(Salt::from_bytes(salt), RecordSize::new(rs)?, &keyid)?;
+    let body = ece::encrypt(&Ikm::new(&ikm), &header, &plaintext, padding)?;
+    Ok(json!({ "body": Base64UrlUnpadded::encode_string(&body) }))
+}
+
+fn ece_decrypt(request: &Request) -> Result<Value> {
+    let ikm = bytes_field(request, "ikm")?;
+    let body = bytes_field(request, "body")?;
+    let plaintext = ece::decrypt(&Ikm::new(&ikm), &body)?;
+    Ok(json!({ "plaintext": Base64UrlUnpadded::encode_string(&plaintext) }))
+}
+
+fn str_field<'a>(request: &'a Request, name: &str) -> Result<&'a str> {
+    request
+        .get(name)
+        .ok_or_else(|| format!("missing field {name:?}"))?
+        .as_str()
+        .ok_or_else(|| format!("field {name:?} is not a string").into())
+}
+
+fn bytes_field(request: &Request, name: &str) -> Result<Vec<u8>> {
+    Base64UrlUnpadded::decode_vec(str_field(request, name)?)
+        .map_err(|e| format!("field {name:?} is not unpadded base64url: {e}").into())
+}
+
+fn u64_field(request: &Request, name: &str) -> Result<u64> {
+    request
+        .get(name)
+        .ok_or_else(|| format!("missing field {name:?}"))?
+        .as_u64()
+        .ok_or_else(|| format!("field {name:?} is not a non-negative integer").into())
+}
+
+fn usize_field(request: &Request, name: &str) -> Result<usize> {
+    usize::try_from(u64_field(request, name)?)
+        .map_err(|_| format!("field {name:?} does not fit usize").into())
+}

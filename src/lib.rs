@@ -1,0 +1,79 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Design overview
+//!
+//! Each RFC lives in one module, and each layer uses only the ones above it:
+//!
+//! | layer | module | RFC | I/O |
+//! |---|---|---|---|
+//! | records | [`ece`] | RFC 8188 `aes128gcm` (IKM, salt, record size, key id) | none |
+//! | message encryption | [`message`] | RFC 8291 (ECDH P-256, auth secret → IKM) | none |
+//! | subscriptions | [`subscription`] | W3C Push API `PushSubscription.toJSON()` | none |
+//!
+//! The crate does not open sockets, store subscriptions or retry on its own in
+//! these layers; everything here is pure computation, and builds for
+//! `wasm32-unknown-unknown` with `--no-default-features`.
+//!
+//! # Security notes
+//!
+//! - Cryptography is RustCrypto's (`p256`, `hkdf`, `sha2`, `aes-gcm`), pure
+//!   Rust and constant-time where it handles secrets; none of it has had an
+//!   independent audit for this crate's use.
+//! - Private keys, auth secrets, ECDH secrets, IKMs, content keys and nonces
+//!   are zeroized when dropped, and `Debug` never prints them. The HMAC state
+//!   inside `hkdf` is not zeroized by that crate.
+//! - A fresh ephemeral key and salt are drawn for every message;
+//!   [`message::hazmat`] exists only to reproduce test vectors.
+//! - Endpoint URLs are capabilities: `Debug` of an [`Endpoint`] shows only its
+//!   origin, and no error message contains one.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod b64;
+mod codec;
+pub mod ece;
+pub mod message;
+pub mod subscription;
+#[cfg(test)]
+mod test_vectors;
+
+pub use message::{AuthSecret, CryptoError, KeyError, Padding, UaKeyPair, UaPublicKey};
+pub use subscription::{Endpoint, Subscription, SubscriptionError};
+
+/// Any error of this crate, for callers who do not need to tell layers apart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// RFC 8188 record layer.
+    #[error(transparent)]
+    Record(#[from] ece::RecordError),
+    /// RFC 8291 message encryption or decryption.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// A key that does not parse.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// A subscription that does not validate.
+    #[error(transparent)]
+    Subscription(#[from] SubscriptionError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn assert_send_sync<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn public_types_are_send_sync_and_errors_small() {
+        assert_send_sync::<Error>();
+        assert_send_sync::<Subscription>();
+        assert_send_sync::<UaKeyPair>();
+        assert!(
+            core::mem::size_of::<Error>() <= 48,
+            "{}",
+            core::mem::size_of::<Error>()
+        );
+    }
+}
