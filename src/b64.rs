@@ -36,6 +36,15 @@ pub(crate) fn decode_array<const N: usize>(s: &str) -> Result<[u8; N], B64Error>
     Ok(out)
 }
 
+/// Decodes a string of any length into a new vector. Callers bound the
+/// input's length first.
+pub(crate) fn decode_vec(s: &str) -> Result<Vec<u8>, B64Error> {
+    let (trimmed, standard) = classify(s)?;
+    let mut out = vec![0u8; decoded_len(trimmed)?];
+    decode_with(trimmed, standard, &mut out)?;
+    Ok(out)
+}
+
 /// Strips padding and tells which alphabet the string uses (`true`: standard).
 fn classify(s: &str) -> Result<(&str, bool), B64Error> {
     let trimmed = strip_padding(s)?;

@@ -37,6 +37,7 @@ pub mod message;
 pub mod subscription;
 #[cfg(test)]
 mod test_vectors;
+pub mod vapid;
 
 pub use message::{AuthSecret, CryptoError, KeyError, Padding, UaKeyPair, UaPublicKey};
 pub use subscription::{Endpoint, Subscription, SubscriptionError};

@@ -9,6 +9,16 @@ pub(crate) struct Vectors {
     pub(crate) rfc8291_appendix_a: Rfc8291,
     pub(crate) rfc8188_3_1: Rfc8188Single,
     pub(crate) rfc8188_3_2: Rfc8188Multi,
+    pub(crate) rfc8292_2_4: Rfc8292,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Rfc8292 {
+    pub(crate) authorization: String,
+    pub(crate) jwt: String,
+    pub(crate) k: String,
+    pub(crate) claims: crate::vapid::Claims,
+    pub(crate) verify_with_now: u64,
 }
 
 #[derive(Debug, Deserialize)]
