@@ -1,50 +1,90 @@
-//! The main job, offline: plays a browser (a subscription with fresh keys) and
-//! an application server, encrypts a few notifications for the subscription
-//! and decrypts them the way the browser would, with timings.
+//! The main job, offline: starts the local push service (HTTPS on
+//! 127.0.0.1 with a self-signed certificate), subscribes the way a browser
+//! does, sends a few notifications through the default reqwest + rustls
+//! sender, and prints what the service decrypted, how long each push took,
+//! and what the client reports for a subscription that is gone or rate
+//! limited.
 //!
 //! `cargo run --example demo`
 
 use std::time::Instant;
 
-use webpush::message::{self, AuthSecret, Padding, UaKeyPair};
-use webpush::{Endpoint, Subscription};
+use webpush::policy::EndpointPolicy;
+use webpush::request::{PushOptions, Topic, Urgency};
+use webpush::sender::ReqwestSender;
+use webpush::testing::{Fault, LocalPushService};
+use webpush::vapid::{Subject, VapidKey, VapidSigner};
+use webpush::{Padding, PushClient};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The browser side: what `pushManager.subscribe()` creates.
-    let ua = UaKeyPair::generate()?;
-    let auth = AuthSecret::generate()?;
-    let endpoint = Endpoint::parse("https://127.0.0.1:8443/push/demo-subscription")?;
-    let subscription = Subscription::new(endpoint, ua.public_key().clone(), auth.clone());
-    println!(
-        "subscription JSON (what the browser sends you):\n  {}",
-        subscription.to_json()
-    );
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let service = LocalPushService::start().await?;
+    println!("local push service at {}", service.origin());
 
-    // The server side: parse what the browser sent, encrypt, and "deliver".
-    let sub = Subscription::from_json(&subscription.to_json())?;
-    let payloads: [(&str, Padding); 3] = [
-        ("Hello from webpush!", Padding::None),
+    // Your server's VAPID key; the browser gets its public half.
+    let key = VapidKey::generate()?;
+    let signer = VapidSigner::new(key.clone(), Subject::parse("mailto:demo@example.com")?);
+    let subscription = service.subscribe(&key.public_key_base64())?;
+    println!("subscription: {}", subscription.to_json());
+
+    // Loopback is refused by default (SSRF protection): allow it for the demo,
+    // and trust the service's self-signed certificate.
+    let policy = EndpointPolicy::new().danger_allow_loopback(true);
+    let sender = ReqwestSender::builder()
+        .policy(policy.clone())
+        .tls_root_certificate_pem(&service.root_certificate_pem())
+        .build()?;
+    let client = PushClient::with_sender(sender, signer).policy(policy);
+
+    let pushes = [
+        ("Hello from webpush!", PushOptions::new().ttl(60)),
         (
-            r#"{"title":"Padded","body":"length hidden in 256-octet blocks"}"#,
-            Padding::BlockSize(256.try_into()?),
+            r#"{"title":"Build finished","body":"all green"}"#,
+            PushOptions::new()
+                .urgency(Urgency::High)
+                .topic(Topic::new("build")?)
+                .padding(Padding::BlockSize(256.try_into()?)),
         ),
-        ("The largest body: padded to 4096 octets", Padding::MAX),
+        (
+            "Padded to the full 4096-octet body",
+            PushOptions::new().padding(Padding::MAX),
+        ),
     ];
-    for (text, padding) in payloads {
-        let start = Instant::now();
-        let body = message::encrypt(sub.p256dh(), sub.auth(), text.as_bytes(), padding)?;
-        let encrypted_in = start.elapsed();
-        let start = Instant::now();
-        let plaintext = message::decrypt(&ua, &auth, &body)?;
-        let decrypted_in = start.elapsed();
+    for (text, options) in &pushes {
+        let started = Instant::now();
+        let delivered = client.send(&subscription, text.as_bytes(), options).await?;
         println!(
-            "{} octets -> {}-octet aes128gcm body (encrypt {:?}, decrypt {:?}): {}",
+            "sent {:>2} octets: {} in {:?}",
             text.len(),
-            body.len(),
-            encrypted_in,
-            decrypted_in,
-            String::from_utf8_lossy(&plaintext)
+            delivered.status(),
+            started.elapsed()
         );
+    }
+    for message in service.received(&subscription) {
+        println!(
+            "service decrypted {}-octet body (TTL {}): {}",
+            message.body_len,
+            message.ttl,
+            String::from_utf8_lossy(&message.payload)
+        );
+    }
+
+    // What failures look like.
+    for fault in [
+        Fault::RateLimited {
+            retry_after: "30".into(),
+        },
+        Fault::Gone,
+    ] {
+        service.set_fault(&subscription, fault);
+        match client
+            .send(&subscription, b"again", &PushOptions::new())
+            .await
+        {
+            Ok(_) => println!("unexpectedly delivered"),
+            Err(e) if e.is_gone() => println!("{e}: delete the subscription"),
+            Err(e) => println!("{e}: retry after {:?}", e.retry_after()),
+        }
     }
     Ok(())
 }

@@ -12,8 +12,17 @@
 //! | `{"op":"webpush_decrypt","ua_private":..,"auth":..,"body":..}` | `{"plaintext":..}` |
 //! | `{"op":"ece_encrypt","ikm":..,"salt":..,"rs":N,"keyid":..,"plaintext":..,"padding":N}` | `{"body":..}` |
 //! | `{"op":"ece_decrypt","ikm":..,"body":..}` | `{"plaintext":..}` |
+//! | `{"op":"vapid_sign","key":..,"aud":..,"sub":..,"exp":N,"now":N}` | `{"authorization":..,"jwt":..,"k":..}` |
+//! | `{"op":"vapid_signer","key":..,"aud":..,"sub":..}` | `{"authorization":..,"expires_at":N,"k":..}` |
+//! | `{"op":"vapid_verify","authorization":..,"now":N}` | `{"aud":..,"exp":N,"sub":..,"k":..}` |
+//! | `{"op":"vapid_key","key":..}` | `{"public":..,"pkcs8_pem":..}` |
 //!
-//! `padding` is optional in both encrypt requests (none by default). Any
+//! `padding` is optional in both encrypt requests (none by default). A VAPID
+//! `key` is text in any form `VapidKey::parse` takes (PEM, JWK, base64
+//! scalar); `aud`, `sub` and `authorization` are plain strings; `exp`, `now`
+//! and `expires_at` are seconds since the Unix epoch. `vapid_sign` and
+//! `vapid_verify` use the given `now`; `vapid_signer` runs a `VapidSigner` on
+//! the system clock. Any
 //! failure, malformed requests included, is answered with
 //! `{"error":"<message>"}`; the process exits with status 0 at end of input.
 //!
@@ -31,6 +40,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{Map, Value, json};
 use webpush::ece::{self, Header, Ikm, RecordSize, Salt};
 use webpush::message::{self, AuthSecret, Padding, UaKeyPair, UaPublicKey};
+use webpush::vapid::{Audience, Subject, VapidKey, VapidSigner, token};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 type Request = Map<String, Value>;
@@ -62,6 +72,10 @@ fn handle(line: &[u8]) -> Result<Value> {
         "webpush_decrypt" => webpush_decrypt(request),
         "ece_encrypt" => ece_encrypt(request),
         "ece_decrypt" => ece_decrypt(request),
+        "vapid_sign" => vapid_sign(request),
+        "vapid_signer" => vapid_signer(request),
+        "vapid_verify" => vapid_verify(request),
+        "vapid_key" => vapid_key(request),
         other => Err(format!("unknown op {other:?}").into()),
     }
 }
@@ -123,6 +137,50 @@ fn ece_decrypt(request: &Request) -> Result<Value> {
     let body = bytes_field(request, "body")?;
     let plaintext = ece::decrypt(&Ikm::new(&ikm), &body)?;
     Ok(json!({ "plaintext": Base64UrlUnpadded::encode_string(&plaintext) }))
+}
+
+fn vapid_sign(request: &Request) -> Result<Value> {
+    let key = VapidKey::parse(str_field(request, "key")?)?;
+    let aud = Audience::parse(str_field(request, "aud")?)?;
+    let sub = Subject::parse(str_field(request, "sub")?)?;
+    let exp = u64_field(request, "exp")?;
+    let now = u64_field(request, "now")?;
+    let jwt = token::sign(&key, &aud, &sub, exp, now)?;
+    let k = key.public_key_base64();
+    Ok(json!({ "authorization": token::authorization(&jwt, &k), "jwt": jwt, "k": k }))
+}
+
+fn vapid_signer(request: &Request) -> Result<Value> {
+    let key = VapidKey::parse(str_field(request, "key")?)?;
+    let sub = Subject::parse(str_field(request, "sub")?)?;
+    let aud = Audience::parse(str_field(request, "aud")?)?;
+    let header = VapidSigner::new(key, sub).header_for(&aud)?;
+    Ok(json!({
+        "authorization": header.authorization(),
+        "expires_at": header.expires_at(),
+        "k": header.public_key(),
+    }))
+}
+
+fn vapid_verify(request: &Request) -> Result<Value> {
+    let verified = token::verify(
+        str_field(request, "authorization")?,
+        u64_field(request, "now")?,
+    )?;
+    Ok(json!({
+        "aud": verified.claims.aud,
+        "exp": verified.claims.exp,
+        "sub": verified.claims.sub,
+        "k": Base64UrlUnpadded::encode_string(&verified.public_key),
+    }))
+}
+
+fn vapid_key(request: &Request) -> Result<Value> {
+    let key = VapidKey::parse(str_field(request, "key")?)?;
+    Ok(json!({
+        "public": key.public_key_base64(),
+        "pkcs8_pem": key.to_pkcs8_pem().as_str(),
+    }))
 }
 
 fn str_field<'a>(request: &'a Request, name: &str) -> Result<&'a str> {

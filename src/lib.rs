@@ -31,14 +31,22 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod b64;
+pub mod client;
 mod codec;
 pub mod ece;
 pub mod message;
+pub mod outcome;
+pub mod policy;
+pub mod request;
+pub mod sender;
 pub mod subscription;
 #[cfg(test)]
 mod test_vectors;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod vapid;
 
+pub use client::PushClient;
 pub use message::{AuthSecret, CryptoError, KeyError, Padding, UaKeyPair, UaPublicKey};
 pub use subscription::{Endpoint, Subscription, SubscriptionError};
 

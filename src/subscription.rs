@@ -163,6 +163,14 @@ impl Endpoint {
         Ok(Self(uri))
     }
 
+    /// Checks an already parsed URI (same rules as [`parse`](Self::parse)).
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse).
+    pub fn from_uri(uri: http::Uri) -> Result<Self, SubscriptionError> {
+        Self::parse(&uri.to_string())
+    }
+
     /// The URL.
     #[must_use]
     pub const fn uri(&self) -> &http::Uri {

@@ -1,0 +1,925 @@
+//! An in-process Web Push service for tests and demos (feature `testing`).
+//!
+//! [`LocalPushService`] is real server code, not a mock: hyper over
+//! tokio-rustls, HTTPS with a self-signed certificate, HTTP/2 and HTTP/1.1
+//! (ALPN), bound to `127.0.0.1` only. It plays both parts a browser relies on:
+//! the push service, which checks requests as FCM, Mozilla's autopush and
+//! Apple's service do, and the user agent, which holds the subscription keys
+//! and decrypts what arrives.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use webpush::testing::{Fault, LocalPushService};
+//! use webpush::vapid::VapidKey;
+//!
+//! let service = LocalPushService::start().await?;
+//! let vapid = VapidKey::generate()?;
+//! let sub = service.subscribe(&vapid.public_key_base64())?;
+//! // Trust `service.root_certificate_pem()` in your sender, push to `sub`, then:
+//! for msg in service.received(&sub) {
+//!     println!("{} octets, TTL {}", msg.payload.len(), msg.ttl);
+//! }
+//! service.set_fault(&sub, Fault::Gone); // the next pushes get 410
+//! # Ok(()) }
+//! ```
+//!
+//! # What a push request must pass
+//!
+//! `POST /push/<id>`, checked in this order; every refusal carries a JSON body
+//! `{"reason": "<Token>", "detail": "<text>"}`:
+//!
+//! | check | status | reason |
+//! |---|---|---|
+//! | the path names a subscription of this service | 404 | `UnknownSubscription` |
+//! | (a [`Fault`] set for that subscription answers here) | | |
+//! | method is `POST` | 405 | `MethodNotAllowed` |
+//! | `TTL` present, a non-negative integer | 400 | `InvalidTTL` |
+//! | `Urgency`, if present, is `very-low`, `low`, `normal` or `high` | 400 | `InvalidUrgency` |
+//! | `Topic`, if present, is at most 32 base64url characters | 400 | `InvalidTopic` |
+//! | body at most [`MAX_BODY_LEN`] octets (`Content-Length` and as read) | 413 | `PayloadTooLarge` |
+//! | a non-empty body has `Content-Encoding: aes128gcm` | 415 | `UnsupportedContentEncoding` |
+//! | `Authorization` present | 401 | `MissingAuthorization` |
+//! | `vapid t=…, k=…` verifies ([`token::verify`]): signature, `exp` in the future and at most 24 h ahead | 401 | `BadJwtToken` (`ExpiredJwtToken` when expired) |
+//! | `k` is the key given to [`LocalPushService::subscribe`] | 403 | `VapidKeyMismatch` |
+//! | `aud` is exactly [`LocalPushService::origin`] | 403 | `BadJwtToken` |
+//! | `sub` is a `mailto:` address or an `https:` URL ([`Subject::parse`], unchanged) | 403 | `BadJwtToken` |
+//! | the body decrypts with the subscription's keys | 400 | `DecryptionFailed` |
+//!
+//! A request that passes is recorded (see [`LocalPushService::received`]) and
+//! answered `201 Created` with `Location: https://127.0.0.1:<port>/message/<id>`
+//! and the `TTL` echoed. An empty body is a valid "tickle" push and needs no
+//! encryption headers. Any other path gets 404.
+
+use core::fmt;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{
+    AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName,
+    HeaderValue, LOCATION, RETRY_AFTER,
+};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+
+use crate::b64;
+use crate::message::{
+    self, AuthSecret, CryptoError, KeyError, MAX_BODY_LEN, UaKeyPair, UaPublicKey,
+};
+use crate::subscription::{Endpoint, Subscription, SubscriptionError};
+use crate::vapid::token::{self, Subject, VapidError};
+
+/// Connections served at once; more are closed as soon as accepted.
+const MAX_CONNECTIONS: usize = 256;
+/// Time allowed for a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for an HTTP/1.1 request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Messages kept per subscription; older ones are dropped first.
+const MAX_RECEIVED: usize = 10_000;
+
+/// Errors of [`LocalPushService`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestingError {
+    /// [`LocalPushService::start`] was not called inside a tokio runtime.
+    #[error("LocalPushService must be started inside a tokio runtime")]
+    NoRuntime,
+    /// Binding `127.0.0.1:0` failed.
+    #[error("could not bind 127.0.0.1: {0}")]
+    Bind(#[source] std::io::Error),
+    /// Generating the certificate or the TLS configuration failed.
+    #[error("could not set up TLS: {0}")]
+    Tls(String),
+    /// The VAPID public key given to [`LocalPushService::subscribe`] is not
+    /// a P-256 point (65 octets, base64url).
+    #[error("invalid VAPID public key: {0}")]
+    VapidKey(#[source] KeyError),
+    /// Generating the subscription's keys failed.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// The subscription could not be built.
+    #[error(transparent)]
+    Subscription(#[from] SubscriptionError),
+}
+
+/// A misbehaviour to answer one subscription's pushes with, from
+/// [`LocalPushService::set_fault`] until [`LocalPushService::clear_fault`].
+/// Faults apply once the subscription is found, before any validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// `410 Gone`: the subscription has expired or was unsubscribed.
+    Gone,
+    /// `404 Not Found`.
+    NotFound,
+    /// `429 Too Many Requests` with this `Retry-After` value, as given
+    /// (delta-seconds or an HTTP-date). A value that is not a valid header
+    /// value is left out.
+    RateLimited {
+        /// The `Retry-After` value.
+        retry_after: String,
+    },
+    /// `500 Internal Server Error`, with a `Retry-After` when given.
+    ServerError {
+        /// The `Retry-After` value, if any.
+        retry_after: Option<String>,
+    },
+    /// Any status with this body (e.g. 413, 400 with a JSON reason, 406,
+    /// 503). A status outside 200..=999 is answered as 500. The body is sent
+    /// as `application/json` when it parses as JSON, else `text/plain`.
+    Status {
+        /// The status code.
+        status: u16,
+        /// The response body.
+        body: String,
+    },
+    /// Handle the request normally, but only after this delay.
+    Delay(Duration),
+    /// Close the connection without answering.
+    DropConnection,
+    /// Answer with this status and a body of `len` octets (`x`s), for tests
+    /// of response size limits. A status outside 200..=999 is answered as 500.
+    OversizedBody {
+        /// The status code.
+        status: u16,
+        /// The body length.
+        len: usize,
+    },
+}
+
+/// A push message delivered to a subscription, decrypted as the browser
+/// would. `Debug` shows the payload's length, not its content.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReceivedMessage {
+    /// The decrypted payload (empty for a tickle push).
+    pub payload: Vec<u8>,
+    /// The `TTL` header (values above `u32::MAX` are clamped).
+    pub ttl: u32,
+    /// The `Urgency` header, if sent.
+    pub urgency: Option<String>,
+    /// The `Topic` header, if sent.
+    pub topic: Option<String>,
+    /// Octets of the encrypted body.
+    pub body_len: usize,
+    /// The `Content-Encoding` header, if sent.
+    pub content_encoding: Option<String>,
+}
+
+impl fmt::Debug for ReceivedMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceivedMessage")
+            .field("payload_len", &self.payload.len())
+            .field("ttl", &self.ttl)
+            .field("urgency", &self.urgency)
+            .field("topic", &self.topic)
+            .field("body_len", &self.body_len)
+            .field("content_encoding", &self.content_encoding)
+            .finish()
+    }
+}
+
+/// What the push service knows of one subscription.
+struct SubState {
+    ua: UaKeyPair,
+    auth: AuthSecret,
+    vapid_key: [u8; 65],
+    fault: Option<Fault>,
+    received: Vec<ReceivedMessage>,
+}
+
+/// State shared between the handle and the server tasks.
+struct State {
+    origin: String,
+    requests: AtomicU64,
+    subs: Mutex<HashMap<String, SubState>>,
+}
+
+impl State {
+    fn subs(&self) -> MutexGuard<'_, HashMap<String, SubState>> {
+        // Nothing panics while holding the lock; recover anyway.
+        self.subs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// An HTTPS push service on `127.0.0.1`, running on the current tokio
+/// runtime until dropped or [`shutdown`](Self::shutdown). See the
+/// [module documentation](self) for what it checks.
+pub struct LocalPushService {
+    state: Arc<State>,
+    addr: SocketAddr,
+    cert_der: Vec<u8>,
+    cert_pem: String,
+    shutdown: Option<watch::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for LocalPushService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalPushService")
+            .field("origin", &self.state.origin)
+            .field("requests", &self.request_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalPushService {
+    /// Binds `127.0.0.1` on a free port, generates a self-signed certificate
+    /// for `localhost` and `127.0.0.1`, and serves HTTPS (ALPN `h2` and
+    /// `http/1.1`) on a task of the current tokio runtime.
+    ///
+    /// # Errors
+    /// [`TestingError::NoRuntime`] outside a tokio runtime,
+    /// [`TestingError::Bind`] or [`TestingError::Tls`].
+    pub async fn start() -> Result<Self, TestingError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| TestingError::NoRuntime)?;
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ])
+        .map_err(|e| TestingError::Tls(e.to_string()))?;
+        let cert_der = certified.cert.der().to_vec();
+        let cert_pem = certified.cert.pem();
+        let key =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TestingError::Tls(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .map_err(|e| TestingError::Tls(e.to_string()))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(TestingError::Bind)?;
+        let addr = listener.local_addr().map_err(TestingError::Bind)?;
+        let state = Arc::new(State {
+            origin: format!("https://127.0.0.1:{}", addr.port()),
+            requests: AtomicU64::new(0),
+            subs: Mutex::new(HashMap::new()),
+        });
+        let (shutdown, stop) = watch::channel(());
+        let task = runtime.spawn(accept_loop(listener, acceptor, Arc::clone(&state), stop));
+        Ok(Self {
+            state,
+            addr,
+            cert_der,
+            cert_pem,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    /// Stops accepting, closes every connection, and waits until the
+    /// listening socket is closed. Dropping the service does the same
+    /// without waiting.
+    pub async fn shutdown(mut self) {
+        drop(self.shutdown.take());
+        if let Some(task) = self.task.take() {
+            // The task returns (or was cancelled); either way it is over.
+            let _ = task.await;
+        }
+    }
+
+    /// `https://127.0.0.1:<port>`: the VAPID audience for its subscriptions.
+    #[must_use]
+    pub fn origin(&self) -> String {
+        self.state.origin.clone()
+    }
+
+    /// The address it listens on.
+    #[must_use]
+    pub const fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The self-signed certificate, PEM: add it to a sender's trusted roots.
+    #[must_use]
+    pub fn root_certificate_pem(&self) -> String {
+        self.cert_pem.clone()
+    }
+
+    /// The self-signed certificate, DER.
+    #[must_use]
+    pub fn root_certificate_der(&self) -> Vec<u8> {
+        self.cert_der.clone()
+    }
+
+    /// Subscribes as a browser does with `applicationServerKey` set to
+    /// `vapid_public_key_b64` (65 octets, base64url or standard base64):
+    /// fresh user agent keys and auth secret, and an endpoint
+    /// `https://127.0.0.1:<port>/push/<random id>` that accepts only pushes
+    /// signed by that VAPID key.
+    ///
+    /// # Errors
+    /// [`TestingError::VapidKey`] for a key that is not a P-256 point;
+    /// [`TestingError::Crypto`] when the system RNG fails.
+    pub fn subscribe(&self, vapid_public_key_b64: &str) -> Result<Subscription, TestingError> {
+        let vapid =
+            UaPublicKey::from_base64(vapid_public_key_b64).map_err(TestingError::VapidKey)?;
+        let ua = UaKeyPair::generate()?;
+        let auth = AuthSecret::generate()?;
+        let id = random_id()?;
+        let endpoint = Endpoint::parse(&format!("{}/push/{id}", self.state.origin))?;
+        let sub = Subscription::new(endpoint, ua.public_key().clone(), auth.clone());
+        self.state.subs().insert(
+            id,
+            SubState {
+                ua,
+                auth,
+                vapid_key: *vapid.as_bytes(),
+                fault: None,
+                received: Vec::new(),
+            },
+        );
+        Ok(sub)
+    }
+
+    /// The messages delivered to `sub`, oldest first (empty for a
+    /// subscription of another service).
+    #[must_use]
+    pub fn received(&self, sub: &Subscription) -> Vec<ReceivedMessage> {
+        self.id_of(sub)
+            .and_then(|id| self.state.subs().get(id).map(|s| s.received.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Answers every push to `sub` with `fault` until
+    /// [`clear_fault`](Self::clear_fault). Does nothing for a subscription of
+    /// another service.
+    pub fn set_fault(&self, sub: &Subscription, fault: Fault) {
+        if let Some(id) = self.id_of(sub)
+            && let Some(s) = self.state.subs().get_mut(id)
+        {
+            s.fault = Some(fault);
+        }
+    }
+
+    /// Serves `sub` normally again.
+    pub fn clear_fault(&self, sub: &Subscription) {
+        if let Some(id) = self.id_of(sub)
+            && let Some(s) = self.state.subs().get_mut(id)
+        {
+            s.fault = None;
+        }
+    }
+
+    /// Every request seen so far, whatever its path or outcome.
+    #[must_use]
+    pub fn request_count(&self) -> u64 {
+        self.state.requests.load(Ordering::Relaxed)
+    }
+
+    /// The subscription id, when `sub` belongs to this service.
+    fn id_of<'a>(&self, sub: &'a Subscription) -> Option<&'a str> {
+        if sub.endpoint().origin() != self.state.origin {
+            return None;
+        }
+        subscription_id(sub.endpoint().uri().path())
+    }
+}
+
+impl Drop for LocalPushService {
+    fn drop(&mut self) {
+        // Dropping the sender ends the accept loop and every connection.
+        drop(self.shutdown.take());
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// 16 random octets, base64url.
+fn random_id() -> Result<String, CryptoError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| CryptoError::Rng)?;
+    Ok(b64::encode(&bytes))
+}
+
+fn subscription_id(path: &str) -> Option<&str> {
+    path.strip_prefix("/push/")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
+// ---------------------------------------------------------------- server
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    state: Arc<State>,
+    mut stop: watch::Receiver<()>,
+) {
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let tcp = match accepted {
+            Ok((tcp, _)) => tcp,
+            Err(_) => {
+                // E.g. out of file descriptors: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            continue; // Too many connections: close this one.
+        };
+        let _ = tcp.set_nodelay(true);
+        tokio::spawn(connection(
+            tcp,
+            acceptor.clone(),
+            Arc::clone(&state),
+            stop.clone(),
+            permit,
+        ));
+    }
+}
+
+async fn connection(
+    tcp: TcpStream,
+    acceptor: TlsAcceptor,
+    state: Arc<State>,
+    mut stop: watch::Receiver<()>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let exec = Exec(stop.clone());
+    let serve = async move {
+        let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+        else {
+            return;
+        };
+        // A `Fault::DropConnection` handler wakes this to drop the connection.
+        let kill = Arc::new(Notify::new());
+        let service = {
+            let kill = Arc::clone(&kill);
+            service_fn(move |req| {
+                let state = Arc::clone(&state);
+                let kill = Arc::clone(&kill);
+                async move { Ok::<_, Infallible>(handle(&state, &kill, req).await) }
+            })
+        };
+        let mut builder = auto::Builder::new(exec);
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        builder.http2().timer(TokioTimer::new());
+        let conn = builder.serve_connection(TokioIo::new(tls), service);
+        tokio::select! {
+            biased;
+            () = kill.notified() => {}
+            _ = conn => {}
+        }
+        // Dropping the connection closes the socket without an answer.
+    };
+    tokio::select! {
+        _ = stop.changed() => {}
+        () = serve => {}
+    }
+}
+
+/// Spawns hyper's HTTP/2 stream tasks so that they end with the service.
+#[derive(Clone)]
+struct Exec(watch::Receiver<()>);
+
+impl<F> hyper::rt::Executor<F> for Exec
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        let mut stop = self.0.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = fut => {}
+            }
+        });
+    }
+}
+
+type ResBody = Either<Full<Bytes>, Filler>;
+
+async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Response<ResBody> {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    let Some(id) = subscription_id(req.uri().path()).map(str::to_owned) else {
+        return refuse(StatusCode::NOT_FOUND, "UnknownSubscription", "no such path");
+    };
+    let (ua, auth, vapid_key, fault) = {
+        let subs = state.subs();
+        let Some(s) = subs.get(&id) else {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "UnknownSubscription",
+                "no such subscription",
+            );
+        };
+        (s.ua.clone(), s.auth.clone(), s.vapid_key, s.fault.clone())
+    };
+    match fault {
+        None => {}
+        Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::DropConnection) => {
+            kill.notify_one();
+            return std::future::pending().await;
+        }
+        Some(fault) => return fault_response(fault),
+    }
+    accept(state, &id, &ua, &auth, &vapid_key, req)
+        .await
+        .unwrap_or_else(Refusal::into_response)
+}
+
+/// The checks of a push request, in order; `Err` is the refusal.
+async fn accept(
+    state: &State,
+    id: &str,
+    ua: &UaKeyPair,
+    auth: &AuthSecret,
+    vapid_key: &[u8; 65],
+    req: Request<Incoming>,
+) -> Result<Response<ResBody>, Refusal> {
+    if req.method() != Method::POST {
+        return Err(Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "push with POST",
+        ));
+    }
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+
+    let ttl = parse_ttl(headers).ok_or_else(|| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidTTL",
+            "the TTL header is required and must be a non-negative integer",
+        )
+    })?;
+    let urgency = optional_header(headers, "urgency").map_err(bad_header("InvalidUrgency"))?;
+    if urgency
+        .as_deref()
+        .is_some_and(|u| !matches!(u, "very-low" | "low" | "normal" | "high"))
+    {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidUrgency",
+            "Urgency must be very-low, low, normal or high",
+        ));
+    }
+    let topic = optional_header(headers, "topic").map_err(bad_header("InvalidTopic"))?;
+    if topic.as_deref().is_some_and(|t| {
+        t.is_empty()
+            || t.len() > 32
+            || !t
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidTopic",
+            "Topic must be 1 to 32 characters of the base64url alphabet",
+        ));
+    }
+
+    let too_large = || {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            "the body is over 4096 octets",
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let limit = u64::try_from(MAX_BODY_LEN).unwrap_or(u64::MAX);
+    if declared.is_some_and(|n| n > limit) || body.size_hint().lower() > limit {
+        return Err(too_large());
+    }
+    // Never holds more than the limit: the read stops at the frame past it.
+    let body = match Limited::new(body, MAX_BODY_LEN).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+        Err(_) => {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "BadBody",
+                "the body could not be read",
+            ));
+        }
+    };
+
+    let content_encoding = optional_header(headers, CONTENT_ENCODING)
+        .map_err(bad_header("UnsupportedContentEncoding"))?;
+    if !body.is_empty()
+        && !content_encoding
+            .as_deref()
+            .is_some_and(|e| e.trim().eq_ignore_ascii_case("aes128gcm"))
+    {
+        return Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedContentEncoding",
+            "a body needs Content-Encoding: aes128gcm",
+        ));
+    }
+
+    check_vapid(headers, &state.origin, vapid_key)?;
+
+    let payload = if body.is_empty() {
+        Vec::new()
+    } else {
+        message::decrypt(ua, auth, &body)
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "DecryptionFailed", e.to_string()))?
+    };
+
+    let message_id = random_id().map_err(|_| {
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "random number generator failed",
+        )
+    })?;
+    {
+        let mut subs = state.subs();
+        if let Some(s) = subs.get_mut(id) {
+            if s.received.len() >= MAX_RECEIVED {
+                s.received.remove(0);
+            }
+            s.received.push(ReceivedMessage {
+                payload,
+                ttl,
+                urgency,
+                topic,
+                body_len: body.len(),
+                content_encoding,
+            });
+        }
+    }
+    let mut resp = response(StatusCode::CREATED, Either::Left(Full::new(Bytes::new())));
+    let location = format!("{}/message/{message_id}", state.origin);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    resp.headers_mut()
+        .insert(HeaderName::from_static("ttl"), HeaderValue::from(ttl));
+    Ok(resp)
+}
+
+/// The `Authorization: vapid t=…, k=…` checks.
+fn check_vapid(headers: &HeaderMap, origin: &str, vapid_key: &[u8; 65]) -> Result<(), Refusal> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "MissingAuthorization",
+            "Authorization: vapid t=..., k=... is required",
+        ));
+    };
+    let value = value.to_str().map_err(|_| {
+        Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "BadJwtToken",
+            "Authorization is not visible ASCII",
+        )
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let verified = token::verify(value, now).map_err(|e| {
+        let reason = if e == VapidError::Expired {
+            "ExpiredJwtToken"
+        } else {
+            "BadJwtToken"
+        };
+        Refusal::new(StatusCode::UNAUTHORIZED, reason, e.to_string())
+    })?;
+    if &verified.public_key != vapid_key {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "VapidKeyMismatch",
+            "k is not the applicationServerKey of the subscription",
+        ));
+    }
+    if verified.claims.aud != origin {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "BadJwtToken",
+            "aud is not the origin of the push service",
+        ));
+    }
+    let sub = &verified.claims.sub;
+    if !Subject::parse(sub).is_ok_and(|s| s.as_str() == sub) {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "BadJwtToken",
+            "sub must be a mailto: address or an https: URL, not a local one",
+        ));
+    }
+    Ok(())
+}
+
+/// `Some(ttl)` for a header of ASCII digits; values past `u32::MAX` clamp.
+fn parse_ttl(headers: &HeaderMap) -> Option<u32> {
+    let value = headers.get("ttl")?.to_str().ok()?.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        value
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(u32::MAX),
+    )
+}
+
+/// A header as text; `Err` when present but not visible ASCII.
+fn optional_header(
+    headers: &HeaderMap,
+    name: impl http::header::AsHeaderName,
+) -> Result<Option<String>, ()> {
+    headers
+        .get(name)
+        .map(|v| v.to_str().map(|s| s.trim().to_owned()).map_err(|_| ()))
+        .transpose()
+}
+
+fn bad_header(reason: &'static str) -> impl Fn(()) -> Refusal {
+    move |()| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            reason,
+            "header is not visible ASCII",
+        )
+    }
+}
+
+fn fault_response(fault: Fault) -> Response<ResBody> {
+    match fault {
+        Fault::Gone => refuse(
+            StatusCode::GONE,
+            "Unregistered",
+            "the subscription has expired or was unsubscribed",
+        ),
+        Fault::NotFound => refuse(
+            StatusCode::NOT_FOUND,
+            "UnknownSubscription",
+            "no such subscription",
+        ),
+        Fault::RateLimited { retry_after } => {
+            let mut resp = refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "too many requests",
+            );
+            set_retry_after(&mut resp, &retry_after);
+            resp
+        }
+        Fault::ServerError { retry_after } => {
+            let mut resp = refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "internal server error",
+            );
+            if let Some(retry_after) = retry_after {
+                set_retry_after(&mut resp, &retry_after);
+            }
+            resp
+        }
+        Fault::Status { status, body } => {
+            let json = serde_json::from_str::<serde_json::Value>(&body).is_ok();
+            let mut resp = response(status_or_500(status), Either::Left(Full::new(body.into())));
+            let content_type = if json {
+                "application/json"
+            } else {
+                "text/plain; charset=utf-8"
+            };
+            resp.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            resp
+        }
+        Fault::OversizedBody { status, len } => response(
+            status_or_500(status),
+            Either::Right(Filler { remaining: len }),
+        ),
+        // Handled before answering; never reached with these.
+        Fault::Delay(_) | Fault::DropConnection => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "unexpected fault",
+        ),
+    }
+}
+
+fn set_retry_after(resp: &mut Response<ResBody>, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(RETRY_AFTER, v);
+    }
+}
+
+/// Informational (1xx) statuses would confuse the protocol layer.
+fn status_or_500(status: u16) -> StatusCode {
+    StatusCode::from_u16(status)
+        .ok()
+        .filter(|s| !s.is_informational())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn response(status: StatusCode, body: ResBody) -> Response<ResBody> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp
+}
+
+/// Why a push request is refused.
+struct Refusal {
+    status: StatusCode,
+    reason: &'static str,
+    detail: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, reason: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason,
+            detail: detail.into(),
+        }
+    }
+
+    fn into_response(self) -> Response<ResBody> {
+        let mut resp = refuse(self.status, self.reason, &self.detail);
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            resp.headers_mut()
+                .insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        resp
+    }
+}
+
+/// A refusal: `{"reason": …, "detail": …}`.
+fn refuse(status: StatusCode, reason: &str, detail: &str) -> Response<ResBody> {
+    let body = serde_json::json!({ "reason": reason, "detail": detail }).to_string();
+    let mut resp = response(status, Either::Left(Full::new(body.into())));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// A body of `remaining` octets of `x`, produced in chunks.
+#[derive(Debug)]
+struct Filler {
+    remaining: usize,
+}
+
+static FILL: [u8; 16 * 1024] = [b'x'; 16 * 1024];
+
+impl Body for Filler {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let n = self.remaining.min(FILL.len());
+        self.remaining -= n;
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(&FILL[..n])))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(u64::try_from(self.remaining).unwrap_or(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,353 @@
+//! End to end over TLS: the default sender against the local push service.
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+
+use std::time::Duration;
+
+use webpush::outcome::SendError;
+use webpush::policy::{EndpointPolicy, PolicyError};
+use webpush::request::PushOptions;
+use webpush::sender::{ReqwestSender, TransportErrorKind};
+use webpush::testing::{Fault, LocalPushService};
+use webpush::vapid::{Subject, VapidKey, VapidSigner};
+use webpush::{Endpoint, PushClient, Subscription};
+
+struct Fixture {
+    service: LocalPushService,
+    client: PushClient<ReqwestSender>,
+    key: VapidKey,
+    sub: Subscription,
+}
+
+async fn fixture_with(timeout: Duration) -> Fixture {
+    let service = LocalPushService::start().await.unwrap();
+    let key = VapidKey::generate().unwrap();
+    let signer = VapidSigner::new(
+        key.clone(),
+        Subject::parse("mailto:ops@example.com").unwrap(),
+    );
+    let policy = EndpointPolicy::new().danger_allow_loopback(true);
+    let sender = ReqwestSender::builder()
+        .policy(policy.clone())
+        .tls_root_certificate_pem(&service.root_certificate_pem())
+        .timeout(timeout)
+        .build()
+        .unwrap();
+    let client = PushClient::with_sender(sender, signer).policy(policy);
+    let sub = service.subscribe(&key.public_key_base64()).unwrap();
+    Fixture {
+        service,
+        client,
+        key,
+        sub,
+    }
+}
+
+async fn fixture() -> Fixture {
+    fixture_with(Duration::from_secs(10)).await
+}
+
+#[tokio::test]
+async fn payloads_of_0_1_and_3993_octets_are_delivered_and_decrypted() {
+    let f = fixture().await;
+    for len in [0usize, 1, 3993] {
+        let payload = vec![b'a'; len];
+        let delivered = f
+            .client
+            .send(&f.sub, &payload, &PushOptions::new().ttl(30))
+            .await
+            .unwrap();
+        assert_eq!(delivered.status(), http::StatusCode::CREATED);
+        assert!(delivered.location().is_some());
+    }
+    let received = f.service.received(&f.sub);
+    assert_eq!(received.len(), 3);
+    for (m, len) in received.iter().zip([0usize, 1, 3993]) {
+        assert_eq!(m.payload, vec![b'a'; len]);
+        assert_eq!(m.ttl, 30);
+    }
+    assert_eq!(received[2].body_len, 4096);
+    // One VAPID signature served all three pushes.
+    assert_eq!(f.client.signer().signatures(), 1);
+}
+
+#[tokio::test]
+async fn payload_of_3994_octets_is_refused_before_any_request() {
+    let f = fixture().await;
+    let err = f
+        .client
+        .send(&f.sub, &[1; 3994], &PushOptions::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::Encryption(_)), "{err}");
+    assert_eq!(f.service.request_count(), 0);
+}
+
+async fn outcome_for(fault: Fault) -> SendError {
+    let f = fixture().await;
+    f.service.set_fault(&f.sub, fault);
+    f.client
+        .send(&f.sub, b"x", &PushOptions::new())
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn every_outcome_from_a_real_response() {
+    let gone = outcome_for(Fault::Gone).await;
+    assert!(
+        gone.is_gone() && gone.status() == Some(http::StatusCode::GONE),
+        "{gone}"
+    );
+    let not_found = outcome_for(Fault::NotFound).await;
+    assert!(not_found.is_gone() && not_found.status() == Some(http::StatusCode::NOT_FOUND));
+
+    let limited = outcome_for(Fault::RateLimited {
+        retry_after: "30".into(),
+    })
+    .await;
+    assert!(
+        matches!(limited, SendError::RateLimited { .. }),
+        "{limited}"
+    );
+    assert_eq!(limited.retry_after(), Some(Duration::from_secs(30)));
+    let date = httpdate_in(120);
+    let limited = outcome_for(Fault::RateLimited { retry_after: date }).await;
+    let wait = limited.retry_after().unwrap();
+    assert!(
+        wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+        "{wait:?}"
+    );
+
+    let wns = outcome_for(Fault::Status {
+        status: 406,
+        body: String::new(),
+    })
+    .await;
+    assert!(matches!(wns, SendError::RateLimited { .. }), "{wns}");
+
+    let server = outcome_for(Fault::ServerError {
+        retry_after: Some("5".into()),
+    })
+    .await;
+    assert!(matches!(server, SendError::ServerError { .. }), "{server}");
+    assert_eq!(server.retry_after(), Some(Duration::from_secs(5)));
+
+    let big = outcome_for(Fault::Status {
+        status: 413,
+        body: String::new(),
+    })
+    .await;
+    assert!(matches!(big, SendError::PayloadTooLarge { .. }), "{big}");
+
+    let bad = outcome_for(Fault::Status {
+        status: 400,
+        body: r#"{"code":400,"errno":110,"error":"Bad Request","message":"Missing TTL"}"#.into(),
+    })
+    .await;
+    assert!(matches!(bad, SendError::BadRequest { .. }), "{bad}");
+    assert!(
+        bad.reason().unwrap().contains("Missing TTL"),
+        "{:?}",
+        bad.reason()
+    );
+
+    let apple = outcome_for(Fault::Status {
+        status: 403,
+        body: r#"{"reason":"BadJwtToken"}"#.into(),
+    })
+    .await;
+    assert!(matches!(apple, SendError::VapidRejected { .. }), "{apple}");
+    assert_eq!(apple.reason().as_deref(), Some("BadJwtToken"));
+}
+
+fn httpdate_in(secs: u64) -> String {
+    // IMF-fixdate, computed by hand to keep the test free of date crates.
+    let t = std::time::SystemTime::now() + Duration::from_secs(secs);
+    let s = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (days, rem) = (s / 86_400, s % 86_400);
+    let (h, m, sec) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let name = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(month - 1) as usize];
+    format!("{weekday}, {d:02} {name} {year} {h:02}:{m:02}:{sec:02} GMT")
+}
+
+#[tokio::test]
+async fn vapid_rejection_invalidates_the_cached_token() {
+    let f = fixture().await;
+    f.client
+        .send(&f.sub, b"1", &PushOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(f.client.signer().signatures(), 1);
+    f.service.set_fault(
+        &f.sub,
+        Fault::Status {
+            status: 401,
+            body: String::new(),
+        },
+    );
+    let err = f
+        .client
+        .send(&f.sub, b"2", &PushOptions::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::VapidRejected { .. }), "{err}");
+    f.service.clear_fault(&f.sub);
+    f.client
+        .send(&f.sub, b"3", &PushOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.client.signer().signatures(),
+        2,
+        "a fresh token after the 401"
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_bound_to_another_vapid_key_is_rejected_by_the_service() {
+    let f = fixture().await;
+    let other = VapidKey::generate().unwrap();
+    let sub = f.service.subscribe(&other.public_key_base64()).unwrap();
+    let err = f
+        .client
+        .send(&sub, b"x", &PushOptions::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::VapidRejected { .. }), "{err}");
+    assert_eq!(err.status(), Some(http::StatusCode::FORBIDDEN));
+    let _ = f.key;
+}
+
+#[tokio::test]
+async fn timeouts_and_dropped_connections_are_transport_errors() {
+    let f = fixture_with(Duration::from_millis(300)).await;
+    f.service
+        .set_fault(&f.sub, Fault::Delay(Duration::from_secs(5)));
+    let err = f
+        .client
+        .send(&f.sub, b"x", &PushOptions::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    f.service.set_fault(&f.sub, Fault::DropConnection);
+    let err = f
+        .client
+        .send(&f.sub, b"x", &PushOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SendError::Transport(_)) && !err.is_timeout(),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn response_bodies_are_capped() {
+    let f = fixture().await;
+    f.service.set_fault(
+        &f.sub,
+        Fault::OversizedBody {
+            status: 400,
+            len: 1 << 20,
+        },
+    );
+    let err = f
+        .client
+        .send(&f.sub, b"x", &PushOptions::new())
+        .await
+        .unwrap_err();
+    let response = err.response().unwrap();
+    assert_eq!(response.body.len(), webpush::sender::MAX_RESPONSE_BODY);
+    assert!(response.body_truncated);
+}
+
+#[tokio::test]
+async fn errors_never_show_the_endpoint() {
+    let f = fixture().await;
+    let path = f.sub.endpoint().uri().path().to_owned();
+    for fault in [
+        Fault::Gone,
+        Fault::DropConnection,
+        Fault::Status {
+            status: 400,
+            body: path.clone(),
+        },
+    ] {
+        f.service.set_fault(&f.sub, fault);
+        let err = f
+            .client
+            .send(&f.sub, b"secret payload", &PushOptions::new())
+            .await
+            .unwrap_err();
+        let shown = format!("{err}");
+        let id = path.rsplit('/').next().unwrap();
+        assert!(!shown.contains("secret payload"), "{shown}");
+        if !matches!(err, SendError::BadRequest { .. }) {
+            assert!(!shown.contains(id), "{shown}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn default_policy_refuses_http_loopback_and_names_resolving_to_loopback() {
+    let f = fixture().await;
+    let strict = PushClient::with_policy(
+        VapidSigner::new(
+            f.key.clone(),
+            Subject::parse("mailto:ops@example.com").unwrap(),
+        ),
+        EndpointPolicy::new(),
+    )
+    .unwrap();
+    let with_endpoint = |url: &str| {
+        Subscription::new(
+            Endpoint::parse(url).unwrap(),
+            f.sub.p256dh().clone(),
+            f.sub.auth().clone(),
+        )
+    };
+    let port = f.service.origin().rsplit(':').next().unwrap().to_owned();
+    let cases = [
+        (
+            "http://push.example/x".to_owned(),
+            Some(PolicyError::HttpNotAllowed),
+        ),
+        (
+            format!("https://127.0.0.1:{port}/push/x"),
+            Some(PolicyError::IpLiteral),
+        ),
+        (
+            "https://10.0.0.8/push/x".to_owned(),
+            Some(PolicyError::IpLiteral),
+        ),
+        // A name that resolves to 127.0.0.1: refused at connect time.
+        (format!("https://localhost:{port}/push/x"), None),
+    ];
+    for (url, want) in cases {
+        let err = strict
+            .send(&with_endpoint(&url), b"x", &PushOptions::new())
+            .await
+            .unwrap_err();
+        match (want, &err) {
+            (Some(want), SendError::Policy(got)) => assert_eq!(*got, want, "{url}"),
+            (None, SendError::Transport(t)) => {
+                assert_eq!(t.kind(), TransportErrorKind::Policy, "{url}")
+            }
+            _ => panic!("{url}: {err}"),
+        }
+    }
+    assert_eq!(f.service.request_count(), 0, "nothing reached the service");
+}
