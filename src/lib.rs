@@ -31,6 +31,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod b64;
+#[cfg(feature = "client")]
+pub mod batch;
 pub mod client;
 mod codec;
 pub mod ece;

@@ -163,6 +163,9 @@ pub enum SendError {
     Vapid(VapidError),
     /// The message is invalid (e.g. a Topic or TTL out of range).
     InvalidMessage(&'static str),
+    /// Not sent: the batch it belonged to was cancelled before its request
+    /// went out (see `webpush::batch`, feature `client`).
+    Cancelled,
 }
 
 impl SendError {
@@ -188,7 +191,8 @@ impl SendError {
             | Self::Policy(_)
             | Self::Encryption(_)
             | Self::Vapid(_)
-            | Self::InvalidMessage(_) => None,
+            | Self::InvalidMessage(_)
+            | Self::Cancelled => None,
         }
     }
 
@@ -339,6 +343,7 @@ impl fmt::Display for SendError {
             Self::Encryption(e) => return fmt::Display::fmt(e, f),
             Self::Vapid(e) => return fmt::Display::fmt(e, f),
             Self::InvalidMessage(what) => return write!(f, "invalid push message: {what}"),
+            Self::Cancelled => return f.write_str("not sent: the batch was cancelled"),
             Self::Gone { .. } => "push service says the subscription is gone",
             Self::PayloadTooLarge { .. } => "push service refused the payload as too large",
             Self::RateLimited { .. } => "rate limited by the push service",
@@ -374,6 +379,7 @@ impl fmt::Debug for SendError {
             Self::Encryption(e) => return f.debug_tuple("Encryption").field(e).finish(),
             Self::Vapid(e) => return f.debug_tuple("Vapid").field(e).finish(),
             Self::InvalidMessage(e) => return f.debug_tuple("InvalidMessage").field(e).finish(),
+            Self::Cancelled => return f.write_str("Cancelled"),
             Self::Gone { .. } => "Gone",
             Self::PayloadTooLarge { .. } => "PayloadTooLarge",
             Self::RateLimited { .. } => "RateLimited",

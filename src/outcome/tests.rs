@@ -42,6 +42,7 @@ fn kind(e: &SendError) -> &'static str {
         SendError::Encryption(_) => "Encryption",
         SendError::Vapid(_) => "Vapid",
         SendError::InvalidMessage(_) => "InvalidMessage",
+        SendError::Cancelled => "Cancelled",
     }
 }
 

@@ -1,0 +1,233 @@
+//! Batch throughput to the local push service over HTTPS (HTTP/2): 10,000
+//! notifications (1,000 subscriptions × 10, 32-octet payloads, each
+//! encrypted, VAPID-signed from the cache, and decrypted by the service) at
+//! 1, 16 and 256 in flight.
+//!
+//! CPU time per notification is measured from `/proc` (Linux; clock ticks
+//! of 10 ms): for the sending side alone (the threads of the client's
+//! runtime, blocking pool included; the service runs on a runtime of its
+//! own) and for the whole process, against the floor every message costs:
+//! an ephemeral P-256 key and an ECDH, measured here with `p256` directly.
+//!
+//! `cargo bench --bench batch --features testing -- --bench`; without
+//! `--bench` (as under `cargo test --benches`) a tiny version runs.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use p256::ecdh::EphemeralSecret;
+use p256::elliptic_curve::Generate;
+use p256::elliptic_curve::sec1::ToSec1Point;
+use webpush::batch::{BatchSender, Job, RetryPolicy};
+use webpush::message::{self, AuthSecret, Padding, UaKeyPair};
+use webpush::policy::EndpointPolicy;
+use webpush::request::PushOptions;
+use webpush::sender::ReqwestSender;
+use webpush::testing::LocalPushService;
+use webpush::vapid::{Subject, VapidKey, VapidSigner};
+use webpush::{PushClient, Subscription};
+
+type BoxError = Box<dyn std::error::Error>;
+
+/// Thread name (and `/proc` comm) of the sending runtime's threads.
+const CLIENT_THREADS: &str = "batch-client";
+/// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux).
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// utime + stime, in ticks, from the text of a `/proc/.../stat` file.
+fn stat_ticks(stat: &str) -> Option<(String, u64)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?.to_owned();
+    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); the first after ")" is field 3.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((comm, utime + stime))
+}
+
+/// (client threads, whole process) CPU ticks so far.
+fn cpu_ticks() -> (u64, u64) {
+    let process = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| stat_ticks(&s))
+        .map_or(0, |(_, t)| t);
+    let mut client = 0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            if let Some((comm, ticks)) = std::fs::read_to_string(task.path().join("stat"))
+                .ok()
+                .and_then(|s| stat_ticks(&s))
+                && CLIENT_THREADS.starts_with(&comm)
+            {
+                client += ticks;
+            }
+        }
+    }
+    (client, process)
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Microseconds per (ephemeral keygen + ECDH), and per whole 32-octet
+/// message encryption.
+fn encryption_floor(iterations: u32) -> Result<(f64, f64), BoxError> {
+    let ua = UaKeyPair::generate()?;
+    let auth = AuthSecret::generate()?;
+    let point = p256::PublicKey::from_sec1_bytes(ua.public_key().as_bytes())?;
+    let started = Instant::now();
+    for _ in 0..iterations {
+        let secret = EphemeralSecret::try_generate().map_err(|_| "rng")?;
+        let public = secret.public_key().to_uncompressed_point();
+        let shared = secret.diffie_hellman(black_box(&point));
+        black_box((public, shared.raw_secret_bytes()[0]));
+    }
+    let floor = started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations);
+    let started = Instant::now();
+    for _ in 0..iterations {
+        black_box(message::encrypt(
+            ua.public_key(),
+            &auth,
+            black_box(&[0x42; 32]),
+            Padding::None,
+        )?);
+    }
+    let whole = started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations);
+    Ok((floor, whole))
+}
+
+struct Row {
+    concurrency: usize,
+    rate: f64,
+    client_us: f64,
+    process_us: f64,
+    peak_mib: f64,
+}
+
+fn run(
+    client_rt: &tokio::runtime::Runtime,
+    client: &PushClient<ReqwestSender>,
+    subs: &[Arc<Subscription>],
+    per_sub: usize,
+    concurrency: usize,
+) -> Result<Row, BoxError> {
+    let batch = BatchSender::new(client.clone())
+        .concurrency(concurrency)
+        .retry(RetryPolicy::none());
+    let total = subs.len() * per_sub;
+    let jobs: Vec<_> = (0..per_sub)
+        .flat_map(|round| {
+            subs.iter().enumerate().map(move |(i, s)| {
+                let key = round * subs.len() + i;
+                Job::new(key, Arc::clone(s), &[0x42u8; 32][..], PushOptions::new())
+            })
+        })
+        .collect();
+    let (client0, process0) = cpu_ticks();
+    let started = Instant::now();
+    let delivered = client_rt.block_on(async {
+        let mut reports = batch.send_iter(jobs);
+        let mut delivered = 0;
+        while let Some(r) = reports.next_report().await {
+            if let Err(e) = &r.result {
+                eprintln!("job {}: {e}", r.key);
+            } else {
+                delivered += 1;
+            }
+        }
+        delivered
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let (client1, process1) = cpu_ticks();
+    if delivered != total {
+        return Err(format!("{delivered} of {total} delivered").into());
+    }
+    let per = |ticks: u64| ticks as f64 / TICKS_PER_SEC * 1e6 / total as f64;
+    Ok(Row {
+        concurrency,
+        rate: total as f64 / wall,
+        client_us: per(client1 - client0),
+        process_us: per(process1 - process0),
+        peak_mib: peak_rss_mib(),
+    })
+}
+
+fn main() -> Result<(), BoxError> {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (subscriptions, per_sub, floor_iterations) =
+        if full { (1000, 10, 2000) } else { (20, 2, 20) };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    // The push service on a runtime of its own, so that its CPU time
+    // (decryption, VAPID verification) is not counted as the sender's.
+    let service_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("push-service")
+        .enable_all()
+        .build()?;
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(CLIENT_THREADS)
+        // Blocking threads that exit take their CPU counts with them.
+        .thread_keep_alive(Duration::from_secs(3600))
+        .enable_all()
+        .build()?;
+    let service = service_rt.block_on(LocalPushService::start())?;
+    let key = VapidKey::generate()?;
+    let signer = VapidSigner::new(key.clone(), Subject::parse("mailto:bench@example.com")?);
+    let policy = EndpointPolicy::new().danger_allow_loopback(true);
+    let sender = ReqwestSender::builder()
+        .policy(policy.clone())
+        .tls_root_certificate_pem(&service.root_certificate_pem())
+        .build()?;
+    let client = PushClient::with_sender(sender, signer).policy(policy);
+    let subs = (0..subscriptions)
+        .map(|_| service.subscribe(&key.public_key_base64()).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Warm up: connection, TLS handshake, VAPID token.
+    client_rt.block_on(client.send(&subs[0], b"warm-up", &PushOptions::new()))?;
+
+    let (floor_us, encrypt_us) = encryption_floor(floor_iterations)?;
+    let mut rows = Vec::new();
+    for concurrency in [1, 16, 256] {
+        rows.push(run(&client_rt, &client, &subs, per_sub, concurrency)?);
+    }
+
+    let total = subscriptions * per_sub;
+    println!(
+        "batch: {total} notifications ({subscriptions} subscriptions x {per_sub}), 32-octet payload, \
+         HTTPS to the local push service, {cores} cores"
+    );
+    println!(
+        "encryption floor (ephemeral keygen + ECDH): {floor_us:.1} us; whole message::encrypt: {encrypt_us:.1} us"
+    );
+    println!(
+        "{:>11} | {:>15} | {:>18} | {:>14} | {:>19} | {:>13}",
+        "in flight",
+        "notifications/s",
+        "sender CPU us/notif",
+        "x floor",
+        "process CPU us/notif",
+        "peak RSS MiB"
+    );
+    for r in &rows {
+        println!(
+            "{:>11} | {:>15.0} | {:>19.1} | {:>14.2} | {:>20.1} | {:>13.1}",
+            r.concurrency,
+            r.rate,
+            r.client_us,
+            r.client_us / floor_us,
+            r.process_us,
+            r.peak_mib
+        );
+    }
+    drop(service);
+    Ok(())
+}

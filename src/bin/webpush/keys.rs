@@ -1,0 +1,193 @@
+//! `generate-vapid-keys`, `encrypt`, `decrypt` and `vapid-header`.
+
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use webpush::message::{self, AuthSecret, CryptoError, Padding, UaKeyPair, UaPublicKey};
+use webpush::vapid::key::MAX_INPUT_LEN;
+use webpush::vapid::{Audience, Subject, VapidKey, VapidSigner};
+use zeroize::Zeroizing;
+
+use crate::util::{
+    EXIT_OK, Fail, print_stderr, println_stdout, read_file_capped, read_stdin_capped, write_stdout,
+};
+
+/// The most `encrypt` and `decrypt` read from stdin.
+pub(crate) const MAX_STDIN: usize = 64 * 1024;
+
+/// Arguments of `generate-vapid-keys`.
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    /// Write the private key (PKCS#8 PEM) to this file, created with mode
+    /// 0600, instead of stdout. The public key then goes to stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long, requires = "out")]
+    force: bool,
+    /// Print {"public_key":..,"private_key_file":..} as JSON (needs --out).
+    #[arg(long, requires = "out")]
+    json: bool,
+}
+
+/// Arguments of `encrypt`.
+#[derive(Debug, Args)]
+pub(crate) struct EncryptArgs {
+    /// The subscription's `keys.p256dh` (base64url P-256 public key).
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+    p256dh: String,
+    /// The subscription's `keys.auth` (base64url 16-octet secret).
+    #[arg(long, value_name = "SECRET", allow_hyphen_values = true)]
+    auth: String,
+    /// Pad the plaintext up to a multiple of N octets (never past a
+    /// 4096-octet body).
+    #[arg(long, value_name = "N")]
+    pad: Option<NonZeroUsize>,
+}
+
+/// Arguments of `decrypt`.
+#[derive(Debug, Args)]
+pub(crate) struct DecryptArgs {
+    /// The receiver's private key: base64url 32-octet P-256 scalar. Note that
+    /// command lines are visible to other local users.
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+    private_key: String,
+    /// The receiver's auth secret (base64url 16 octets).
+    #[arg(long, value_name = "SECRET", allow_hyphen_values = true)]
+    auth: String,
+}
+
+/// Arguments of `vapid-header`.
+#[derive(Debug, Args)]
+pub(crate) struct VapidHeaderArgs {
+    /// VAPID private key file: PKCS#8 or SEC1 PEM, JWK, or base64url scalar.
+    #[arg(long, value_name = "FILE")]
+    vapid_key: PathBuf,
+    /// The push service origin, e.g. https://fcm.googleapis.com
+    #[arg(long, value_name = "ORIGIN", value_parser = parse_audience)]
+    audience: Audience,
+    /// Contact: mailto:you@example.com or an https: URL.
+    #[arg(long, value_name = "SUB", value_parser = parse_subject)]
+    subject: Subject,
+}
+
+pub(crate) fn parse_subject(s: &str) -> Result<Subject, String> {
+    Subject::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_audience(s: &str) -> Result<Audience, String> {
+    Audience::parse(s).map_err(|e| e.to_string())
+}
+
+/// Reads and parses a VAPID private key file. The text is zeroized after.
+pub(crate) fn load_vapid_key(path: &Path) -> Result<VapidKey, Fail> {
+    let bytes = Zeroizing::new(read_file_capped(path, "VAPID key file", MAX_INPUT_LEN)?);
+    let shown = path.display();
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Fail::input(format!("VAPID key file {shown} is not UTF-8 text")))?;
+    VapidKey::parse(text).map_err(|e| Fail::input(format!("VAPID key file {shown}: {e}")))
+}
+
+/// `generate-vapid-keys`.
+pub(crate) fn generate(args: &GenerateArgs) -> Result<u8, Fail> {
+    let key =
+        VapidKey::generate().map_err(|e| Fail::failed(format!("cannot generate a key: {e}")))?;
+    let pem = key.to_pkcs8_pem();
+    let public = key.public_key_base64();
+    let Some(path) = &args.out else {
+        write_stdout(pem.as_bytes())?;
+        // stdout holds only the PEM, so that it can be redirected to a file.
+        print_stderr(&format!("applicationServerKey: {public}"));
+        return Ok(EXIT_OK);
+    };
+    write_private_file(path, pem.as_bytes(), args.force)?;
+    if args.json {
+        let json = serde_json::json!({
+            "public_key": public,
+            "private_key_file": path.display().to_string(),
+        });
+        println_stdout(&json.to_string())?;
+    } else {
+        println_stdout(&public)?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// Creates `path` (mode 0600 on unix) and writes `contents`. An existing
+/// file is an error unless `force`, which removes it first (so that its mode
+/// or a symlink there is not reused).
+fn write_private_file(path: &Path, contents: &[u8], force: bool) -> Result<(), Fail> {
+    let shown = path.display();
+    if force {
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Fail::input(format!("cannot replace {shown}: {e}"))),
+        }
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        if e.kind() == ErrorKind::AlreadyExists {
+            Fail::input(format!(
+                "{shown} already exists; use --force to overwrite it"
+            ))
+        } else {
+            Fail::input(format!("cannot create {shown}: {e}"))
+        }
+    })?;
+    if let Err(e) = file.write_all(contents).and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(Fail::failed(format!("cannot write {shown}: {e}")));
+    }
+    Ok(())
+}
+
+/// `encrypt`: plaintext on stdin, `aes128gcm` body on stdout.
+pub(crate) fn encrypt(args: &EncryptArgs) -> Result<u8, Fail> {
+    let p256dh = UaPublicKey::from_base64(args.p256dh.trim())
+        .map_err(|e| Fail::input(format!("--p256dh: {e}")))?;
+    let auth = AuthSecret::from_base64(args.auth.trim())
+        .map_err(|e| Fail::input(format!("--auth: {e}")))?;
+    let plaintext = read_stdin_capped(MAX_STDIN)?;
+    let padding = args.pad.map_or(Padding::None, Padding::BlockSize);
+    let body = message::encrypt(&p256dh, &auth, &plaintext, padding).map_err(|e| match e {
+        CryptoError::PayloadTooLarge { .. } => Fail::input(format!("stdin: {e}")),
+        e => Fail::failed(format!("cannot encrypt: {e}")),
+    })?;
+    write_stdout(&body)?;
+    Ok(EXIT_OK)
+}
+
+/// `decrypt`: `aes128gcm` body on stdin, plaintext on stdout.
+pub(crate) fn decrypt(args: &DecryptArgs) -> Result<u8, Fail> {
+    let ua = UaKeyPair::from_private_base64(args.private_key.trim())
+        .map_err(|e| Fail::input(format!("--private-key: {e}")))?;
+    let auth = AuthSecret::from_base64(args.auth.trim())
+        .map_err(|e| Fail::input(format!("--auth: {e}")))?;
+    let body = read_stdin_capped(MAX_STDIN)?;
+    let plaintext = message::decrypt(&ua, &auth, &body)
+        .map_err(|e| Fail::input(format!("cannot decrypt stdin: {e}")))?;
+    write_stdout(&plaintext)?;
+    Ok(EXIT_OK)
+}
+
+/// `vapid-header`: prints the `Authorization` value for one origin.
+pub(crate) fn vapid_header(args: &VapidHeaderArgs) -> Result<u8, Fail> {
+    let key = load_vapid_key(&args.vapid_key)?;
+    let signer = VapidSigner::new(key, args.subject.clone());
+    let header = signer
+        .header_for(&args.audience)
+        .map_err(|e| Fail::failed(format!("cannot sign the VAPID token: {e}")))?;
+    println_stdout(header.authorization())?;
+    Ok(EXIT_OK)
+}

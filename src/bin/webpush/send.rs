@@ -1,0 +1,339 @@
+//! `send` and what `send-batch` shares with it: options, the client, and
+//! how outcomes map to report fields and exit statuses.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use webpush::message::MAX_PLAINTEXT_LEN;
+use webpush::outcome::{Delivered, SendError};
+use webpush::policy::EndpointPolicy;
+use webpush::request::{DEFAULT_TTL, PushOptions, Topic, Urgency};
+use webpush::sender::ReqwestSender;
+use webpush::subscription::MAX_JSON_LEN;
+use webpush::vapid::{Subject, VapidSigner};
+use webpush::{PushClient, Subscription};
+
+use crate::keys::{load_vapid_key, parse_subject};
+use crate::util::{
+    EXIT_FAILED, EXIT_GONE, EXIT_INPUT, EXIT_OK, EXIT_RETRY, Fail, error_chain, print_error,
+    println_stdout, read_file_capped, read_text_capped,
+};
+
+/// The largest CA certificate file read.
+const MAX_CA_FILE: usize = 1024 * 1024;
+
+/// Options common to `send` and `send-batch`.
+#[derive(Debug, Args)]
+pub(crate) struct SendOptions {
+    /// VAPID private key file: PKCS#8 or SEC1 PEM, JWK, or base64url scalar.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) vapid_key: PathBuf,
+    /// Contact for the push service: mailto:you@example.com or an https: URL.
+    #[arg(long, value_name = "SUB", value_parser = parse_subject)]
+    pub(crate) subject: Subject,
+    #[command(flatten)]
+    pub(crate) payload: PayloadArgs,
+    /// How long the push service keeps an undelivered message, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TTL)]
+    pub(crate) ttl: u32,
+    /// Urgency header.
+    #[arg(long, value_name = "U")]
+    pub(crate) urgency: Option<UrgencyArg>,
+    /// Topic: a newer message with the same topic replaces an undelivered
+    /// one (1 to 32 characters of A-Z a-z 0-9 - _).
+    #[arg(long, value_name = "T", value_parser = parse_topic, allow_hyphen_values = true)]
+    pub(crate) topic: Option<Topic>,
+    /// Also trust the root certificate(s) in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_cert: Option<PathBuf>,
+    /// Allow plain http endpoints (tests and trusted networks only).
+    #[arg(long)]
+    pub(crate) allow_http: bool,
+    /// Allow endpoints on loopback addresses (tests only).
+    #[arg(long)]
+    pub(crate) allow_loopback: bool,
+    /// Timeout for each request, in seconds.
+    #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]
+    pub(crate) timeout: Duration,
+}
+
+/// The payload: text or a file, exactly one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct PayloadArgs {
+    /// The message text.
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    payload: Option<String>,
+    /// Read the message from this file.
+    #[arg(long, value_name = "FILE")]
+    payload_file: Option<PathBuf>,
+}
+
+/// `--urgency` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum UrgencyArg {
+    VeryLow,
+    Low,
+    Normal,
+    High,
+}
+
+impl From<UrgencyArg> for Urgency {
+    fn from(u: UrgencyArg) -> Self {
+        match u {
+            UrgencyArg::VeryLow => Self::VeryLow,
+            UrgencyArg::Low => Self::Low,
+            UrgencyArg::Normal => Self::Normal,
+            UrgencyArg::High => Self::High,
+        }
+    }
+}
+
+fn parse_topic(s: &str) -> Result<Topic, String> {
+    Topic::new(s).map_err(|e| e.to_string())
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| "not a number of seconds".to_owned())?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err("must be more than 0".to_owned());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| "too large".to_owned())
+}
+
+impl SendOptions {
+    /// The payload, checked against what one message carries.
+    pub(crate) fn load_payload(&self) -> Result<Vec<u8>, Fail> {
+        let payload = match (&self.payload.payload, &self.payload.payload_file) {
+            (Some(text), _) => text.as_bytes().to_vec(),
+            (None, Some(path)) => read_file_capped(path, "payload file", MAX_PLAINTEXT_LEN)
+                .map_err(|f| {
+                    Fail::input(format!(
+                        "{}; one push message carries at most {MAX_PLAINTEXT_LEN} octets",
+                        f.message
+                    ))
+                })?,
+            (None, None) => Vec::new(),
+        };
+        if payload.len() > MAX_PLAINTEXT_LEN {
+            return Err(Fail::input(format!(
+                "payload is {} octets; one push message carries at most {MAX_PLAINTEXT_LEN}",
+                payload.len()
+            )));
+        }
+        Ok(payload)
+    }
+
+    /// TTL, urgency and topic.
+    pub(crate) fn push_options(&self) -> PushOptions {
+        let mut options = PushOptions::new().ttl(self.ttl);
+        if let Some(u) = self.urgency {
+            options = options.urgency(u.into());
+        }
+        if let Some(t) = &self.topic {
+            options = options.topic(t.clone());
+        }
+        options
+    }
+
+    /// The client: VAPID key, policy, extra roots and timeout. Must be
+    /// called inside the tokio runtime.
+    pub(crate) fn client(&self) -> Result<PushClient<ReqwestSender>, Fail> {
+        let key = load_vapid_key(&self.vapid_key)?;
+        let signer = VapidSigner::new(key, self.subject.clone());
+        let policy = EndpointPolicy::new()
+            .danger_allow_http(self.allow_http)
+            .danger_allow_loopback(self.allow_loopback);
+        let mut builder = ReqwestSender::builder()
+            .policy(policy.clone())
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout.min(Duration::from_secs(10)));
+        if let Some(path) = &self.ca_cert {
+            let pem = read_text_capped(path, "CA certificate file", MAX_CA_FILE)?;
+            builder = builder.tls_root_certificate_pem(&pem);
+        }
+        let sender = builder.build().map_err(|e| {
+            let what = self
+                .ca_cert
+                .as_ref()
+                .map_or(String::new(), |p| format!(" (--ca-cert {})", p.display()));
+            Fail::input(format!("cannot set up HTTPS{what}: {}", error_chain(&e)))
+        })?;
+        Ok(PushClient::with_sender(sender, signer).policy(policy))
+    }
+}
+
+/// The `outcome` of a report line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Outcome {
+    /// 2xx.
+    Delivered,
+    /// 404/410: delete the subscription.
+    Gone,
+    /// 429 (or WNS 406): retry after `retry_after_secs`.
+    RateLimited,
+    /// Anything else (see `error` and `retryable`).
+    Failed,
+    /// The line is not a valid subscription; nothing was sent.
+    Invalid,
+}
+
+/// One outcome as JSON: a line of the `send-batch` report, or `send --json`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Report {
+    /// 1-based line number in the subscriptions file (batch only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) line: Option<u64>,
+    pub(crate) outcome: Outcome,
+    /// The push service's HTTP status, if it answered.
+    pub(crate) status: Option<u16>,
+    /// Requests made.
+    pub(crate) attempts: u32,
+    /// Whether trying again later may succeed.
+    pub(crate) retryable: bool,
+    /// What went wrong; never contains the endpoint URL.
+    pub(crate) error: Option<String>,
+    /// The push service's `Retry-After`, in seconds.
+    pub(crate) retry_after_secs: Option<u64>,
+    /// Time taken, retries included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) elapsed_ms: Option<u64>,
+}
+
+impl Report {
+    /// The report of a send.
+    pub(crate) fn of(result: &Result<Delivered, SendError>, attempts: u32) -> Self {
+        match result {
+            Ok(d) => Self {
+                line: None,
+                outcome: Outcome::Delivered,
+                status: Some(d.status().as_u16()),
+                attempts,
+                retryable: false,
+                error: None,
+                retry_after_secs: None,
+                elapsed_ms: None,
+            },
+            Err(e) => Self {
+                line: None,
+                outcome: if e.is_gone() {
+                    Outcome::Gone
+                } else if matches!(e, SendError::RateLimited { .. }) {
+                    Outcome::RateLimited
+                } else {
+                    Outcome::Failed
+                },
+                status: e.status().map(|s| s.as_u16()),
+                attempts,
+                retryable: e.is_retryable(),
+                error: Some(error_chain(e)),
+                retry_after_secs: e.retry_after().map(|d| d.as_secs()),
+                elapsed_ms: None,
+            },
+        }
+    }
+
+    /// The report of a line that is not a subscription.
+    pub(crate) fn invalid(line: u64, error: String) -> Self {
+        Self {
+            line: Some(line),
+            outcome: Outcome::Invalid,
+            status: None,
+            attempts: 0,
+            retryable: false,
+            error: Some(crate::util::one_line(&error)),
+            retry_after_secs: None,
+            elapsed_ms: None,
+        }
+    }
+
+    /// As one line of JSON.
+    pub(crate) fn to_json(&self) -> String {
+        // Serializing plain fields cannot fail; fall back to a valid line anyway.
+        serde_json::to_string(self).unwrap_or_else(|_| r#"{"outcome":"failed"}"#.to_owned())
+    }
+}
+
+/// The exit status for a failed send.
+pub(crate) fn exit_code(e: &SendError) -> u8 {
+    match e {
+        SendError::Gone { .. } => EXIT_GONE,
+        e if e.is_retryable() => EXIT_RETRY,
+        SendError::Policy(_)
+        | SendError::Encryption(_)
+        | SendError::Vapid(_)
+        | SendError::InvalidMessage(_) => EXIT_INPUT,
+        _ => EXIT_FAILED,
+    }
+}
+
+/// Arguments of `send`.
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    /// The subscription: the JSON of `PushSubscription.toJSON()`.
+    #[arg(long, value_name = "FILE")]
+    subscription: PathBuf,
+    #[command(flatten)]
+    options: SendOptions,
+    /// Print the outcome as JSON on stdout (as a send-batch report line).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Builds the runtime the sends run on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Fail> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fail::failed(format!("cannot start the async runtime: {e}")))
+}
+
+/// `send`: one notification.
+pub(crate) fn send(args: &SendArgs) -> Result<u8, Fail> {
+    let text = read_text_capped(&args.subscription, "subscription file", MAX_JSON_LEN)?;
+    let sub = Subscription::from_json(&text).map_err(|e| {
+        Fail::input(format!(
+            "subscription file {}: {e}",
+            args.subscription.display()
+        ))
+    })?;
+    let payload = args.options.load_payload()?;
+    let options = args.options.push_options();
+    let rt = runtime()?;
+    let client = {
+        let _guard = rt.enter();
+        args.options.client()?
+    };
+    let result = rt.block_on(client.send(&sub, &payload, &options));
+    let report = Report::of(&result, 1);
+    if args.json {
+        println_stdout(&report.to_json())?;
+    }
+    match result {
+        Ok(delivered) => {
+            if !args.json {
+                let status = delivered.status();
+                println_stdout(&format!(
+                    "delivered ({} {})",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or_default()
+                ))?;
+            }
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            let hint = if e.is_gone() {
+                "; delete this subscription"
+            } else {
+                ""
+            };
+            print_error(&format!("{}{hint}", error_chain(&e)));
+            Ok(exit_code(&e))
+        }
+    }
+}
