@@ -21,7 +21,6 @@ use p256::elliptic_curve::Generate;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use webpush::batch::{BatchSender, Job, RetryPolicy};
 use webpush::message::{self, AuthSecret, Padding, UaKeyPair};
-use webpush::policy::EndpointPolicy;
 use webpush::request::PushOptions;
 use webpush::sender::ReqwestSender;
 use webpush::testing::LocalPushService;
@@ -182,12 +181,7 @@ fn main() -> Result<(), BoxError> {
     let service = service_rt.block_on(LocalPushService::start())?;
     let key = VapidKey::generate()?;
     let signer = VapidSigner::new(key.clone(), Subject::parse("mailto:bench@example.com")?);
-    let policy = EndpointPolicy::new().danger_allow_loopback(true);
-    let sender = ReqwestSender::builder()
-        .policy(policy.clone())
-        .tls_root_certificate_pem(&service.root_certificate_pem())
-        .build()?;
-    let client = PushClient::with_sender(sender, signer).policy(policy);
+    let client = service.client(signer)?;
     let subs = (0..subscriptions)
         .map(|_| service.subscribe(&key.public_key_base64()).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;

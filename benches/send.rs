@@ -9,10 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use webpush::PushClient;
-use webpush::policy::EndpointPolicy;
 use webpush::request::PushOptions;
-use webpush::sender::ReqwestSender;
 use webpush::testing::LocalPushService;
 use webpush::vapid::{Subject, VapidKey, VapidSigner};
 
@@ -20,12 +17,7 @@ async fn run(in_flight: usize, total: usize) -> Result<f64, Box<dyn std::error::
     let service = LocalPushService::start().await?;
     let key = VapidKey::generate()?;
     let signer = VapidSigner::new(key.clone(), Subject::parse("mailto:bench@example.com")?);
-    let policy = EndpointPolicy::new().danger_allow_loopback(true);
-    let sender = ReqwestSender::builder()
-        .policy(policy.clone())
-        .tls_root_certificate_pem(&service.root_certificate_pem())
-        .build()?;
-    let client = PushClient::with_sender(sender, signer).policy(policy);
+    let client = service.client(signer)?;
     let sub = Arc::new(service.subscribe(&key.public_key_base64())?);
     // Warm up: connection, TLS handshake, VAPID token.
     client.send(&sub, b"warm-up", &PushOptions::new()).await?;

@@ -9,12 +9,10 @@
 
 use std::time::Instant;
 
-use webpush::policy::EndpointPolicy;
+use webpush::Padding;
 use webpush::request::{PushOptions, Topic, Urgency};
-use webpush::sender::ReqwestSender;
 use webpush::testing::{Fault, LocalPushService};
 use webpush::vapid::{Subject, VapidKey, VapidSigner};
-use webpush::{Padding, PushClient};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,14 +25,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let subscription = service.subscribe(&key.public_key_base64())?;
     println!("subscription: {}", subscription.to_json());
 
-    // Loopback is refused by default (SSRF protection): allow it for the demo,
-    // and trust the service's self-signed certificate.
-    let policy = EndpointPolicy::new().danger_allow_loopback(true);
-    let sender = ReqwestSender::builder()
-        .policy(policy.clone())
-        .tls_root_certificate_pem(&service.root_certificate_pem())
-        .build()?;
-    let client = PushClient::with_sender(sender, signer).policy(policy);
+    // The default sender (reqwest + rustls), trusting the service's
+    // self-signed certificate and admitting loopback, which the default
+    // endpoint policy refuses (SSRF protection).
+    let client = service.client(signer)?;
 
     let pushes = [
         ("Hello from webpush!", PushOptions::new().ttl(60)),
@@ -83,7 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         {
             Ok(_) => println!("unexpectedly delivered"),
             Err(e) if e.is_gone() => println!("{e}: delete the subscription"),
-            Err(e) => println!("{e}: retry after {:?}", e.retry_after()),
+            Err(e) => println!("{e} (retryable: {})", e.is_retryable()),
         }
     }
     Ok(())

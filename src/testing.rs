@@ -79,10 +79,14 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 
 use crate::b64;
+use crate::client::PushClient;
 use crate::message::{
     self, AuthSecret, CryptoError, KeyError, MAX_BODY_LEN, UaKeyPair, UaPublicKey,
 };
+use crate::policy::EndpointPolicy;
+use crate::sender::{ReqwestSender, ReqwestSenderBuilder};
 use crate::subscription::{Endpoint, Subscription, SubscriptionError};
+use crate::vapid::VapidSigner;
 use crate::vapid::token::{self, Subject, VapidError};
 
 /// Connections served at once; more are closed as soon as accepted.
@@ -323,6 +327,33 @@ impl LocalPushService {
     #[must_use]
     pub fn root_certificate_der(&self) -> Vec<u8> {
         self.cert_der.clone()
+    }
+
+    /// The endpoint policy that admits this service: the strict default
+    /// plus loopback addresses.
+    #[must_use]
+    pub fn policy(&self) -> EndpointPolicy {
+        EndpointPolicy::new().danger_allow_loopback(true)
+    }
+
+    /// A sender builder that trusts this service's certificate and admits
+    /// loopback; set timeouts on it, then build.
+    pub fn sender_builder(&self) -> ReqwestSenderBuilder {
+        ReqwestSender::builder()
+            .policy(self.policy())
+            .tls_root_certificate_pem(&self.cert_pem)
+    }
+
+    /// A ready client for this service, signing with `signer`.
+    ///
+    /// # Errors
+    /// [`TestingError::Tls`] when the sender cannot be built.
+    pub fn client(&self, signer: VapidSigner) -> Result<PushClient<ReqwestSender>, TestingError> {
+        let sender = self
+            .sender_builder()
+            .build()
+            .map_err(|e| TestingError::Tls(e.to_string()))?;
+        Ok(PushClient::with_sender(sender, signer).policy(self.policy()))
     }
 
     /// Subscribes as a browser does with `applicationServerKey` set to

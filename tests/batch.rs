@@ -11,7 +11,6 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use webpush::batch::{BatchSender, Job, Report, RetryPolicy, Sleeper};
 use webpush::outcome::SendError;
-use webpush::policy::EndpointPolicy;
 use webpush::request::{PushOptions, Topic};
 use webpush::sender::{
     BoxFuture, PushResponse, ReqwestSender, Sender, TransportError, TransportErrorKind,
@@ -74,10 +73,8 @@ async fn fixture() -> Fixture {
         key.clone(),
         Subject::parse("mailto:ops@example.com").unwrap(),
     );
-    let policy = EndpointPolicy::new().danger_allow_loopback(true);
-    let sender = ReqwestSender::builder()
-        .policy(policy.clone())
-        .tls_root_certificate_pem(&service.root_certificate_pem())
+    let sender = service
+        .sender_builder()
         .timeout(SENDER_TIMEOUT)
         .build()
         .unwrap();
@@ -86,9 +83,10 @@ async fn fixture() -> Fixture {
         inner: sender,
         log: Arc::clone(&log),
     };
+    let client = PushClient::with_sender(sender, signer).policy(service.policy());
     Fixture {
         service: Arc::new(service),
-        client: PushClient::with_sender(sender, signer).policy(policy),
+        client,
         log,
         key,
     }

@@ -25,14 +25,8 @@ async fn fixture_with(timeout: Duration) -> Fixture {
         key.clone(),
         Subject::parse("mailto:ops@example.com").unwrap(),
     );
-    let policy = EndpointPolicy::new().danger_allow_loopback(true);
-    let sender = ReqwestSender::builder()
-        .policy(policy.clone())
-        .tls_root_certificate_pem(&service.root_certificate_pem())
-        .timeout(timeout)
-        .build()
-        .unwrap();
-    let client = PushClient::with_sender(sender, signer).policy(policy);
+    let sender = service.sender_builder().timeout(timeout).build().unwrap();
+    let client = PushClient::with_sender(sender, signer).policy(service.policy());
     let sub = service.subscribe(&key.public_key_base64()).unwrap();
     Fixture {
         service,
