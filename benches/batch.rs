@@ -1,24 +1,29 @@
 //! Batch throughput to the local push service over HTTPS (HTTP/2): 10,000
 //! notifications (1,000 subscriptions × 10, 32-octet payloads, each
 //! encrypted, VAPID-signed from the cache, and decrypted by the service) at
-//! 1, 16 and 256 in flight.
+//! 1, 16 and 256 in flight, on one core and on two.
+//!
+//! Each core count runs in a child process pinned with `taskset` (Linux,
+//! util-linux) to cores `0` or `0,1`, with that many worker threads in each
+//! runtime, so the two rows compare the same code on one and on two cores.
 //!
 //! CPU time per notification is measured from `/proc` (Linux; clock ticks
 //! of 10 ms): for the sending side alone (the threads of the client's
 //! runtime, blocking pool included; the service runs on a runtime of its
 //! own) and for the whole process, against the floor every message costs:
-//! an ephemeral P-256 key and an ECDH, measured here with `p256` directly.
+//! an ephemeral P-256 key and an ECDH with the build's backend, measured
+//! with the crypto crate directly.
 //!
-//! `cargo bench --bench batch --features testing -- --bench`; without
-//! `--bench` (as under `cargo test --benches`) a tiny version runs.
+//! `cargo bench --bench batch --features testing -- --bench` (add `ring` to
+//! the features for the `ring` backend); without `--bench` (as under
+//! `cargo test --benches`) a tiny in-process version runs.
 
 use std::hint::black_box;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use p256::ecdh::EphemeralSecret;
-use p256::elliptic_curve::Generate;
-use p256::elliptic_curve::sec1::ToSec1Point;
+use ring::rand::SystemRandom;
 use webpush::batch::{BatchSender, Job, RetryPolicy};
 use webpush::message::{self, AuthSecret, Padding, UaKeyPair};
 use webpush::request::PushOptions;
@@ -26,6 +31,8 @@ use webpush::sender::ReqwestSender;
 use webpush::testing::LocalPushService;
 use webpush::vapid::{Subject, VapidKey, VapidSigner};
 use webpush::{PushClient, Subscription};
+
+mod common;
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -84,12 +91,10 @@ fn encryption_floor(iterations: u32) -> Result<(f64, f64), BoxError> {
     let ua = UaKeyPair::generate()?;
     let auth = AuthSecret::generate()?;
     let point = p256::PublicKey::from_sec1_bytes(ua.public_key().as_bytes())?;
+    let rng = SystemRandom::new();
     let started = Instant::now();
     for _ in 0..iterations {
-        let secret = EphemeralSecret::try_generate().map_err(|_| "rng")?;
-        let public = secret.public_key().to_uncompressed_point();
-        let shared = secret.diffie_hellman(black_box(&point));
-        black_box((public, shared.raw_secret_bytes()[0]));
+        common::active_floor(&rng, &point, ua.public_key().as_bytes());
     }
     let floor = started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations);
     let started = Instant::now();
@@ -161,18 +166,23 @@ fn run(
     })
 }
 
-fn main() -> Result<(), BoxError> {
-    let full = std::env::args().any(|a| a == "--bench");
-    let (subscriptions, per_sub, floor_iterations) =
-        if full { (1000, 10, 2000) } else { (20, 2, 20) };
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+/// One core count: both runtimes with `cores` worker threads. Prints one
+/// `ROW` line per concurrency for the parent to collect.
+fn measure(
+    cores: usize,
+    subscriptions: usize,
+    per_sub: usize,
+    floor_iterations: u32,
+) -> Result<(f64, f64, Vec<Row>), BoxError> {
     // The push service on a runtime of its own, so that its CPU time
     // (decryption, VAPID verification) is not counted as the sender's.
     let service_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
         .thread_name("push-service")
         .enable_all()
         .build()?;
     let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
         .thread_name(CLIENT_THREADS)
         // Blocking threads that exit take their CPU counts with them.
         .thread_keep_alive(Duration::from_secs(3600))
@@ -193,14 +203,110 @@ fn main() -> Result<(), BoxError> {
     for concurrency in [1, 16, 256] {
         rows.push(run(&client_rt, &client, &subs, per_sub, concurrency)?);
     }
+    drop(service);
+    Ok((floor_us, encrypt_us, rows))
+}
 
+fn main() -> Result<(), BoxError> {
+    let args: Vec<String> = std::env::args().collect();
+    let full = args.iter().any(|a| a == "--bench");
+    let (subscriptions, per_sub, floor_iterations) =
+        if full { (1000, 10, 2000) } else { (20, 2, 20) };
     let total = subscriptions * per_sub;
+
+    // Child: measure with this many cores and print the figures.
+    if let Some(cores) = args
+        .iter()
+        .position(|a| a == "--child-cores")
+        .and_then(|i| args.get(i + 1)?.parse::<usize>().ok())
+    {
+        let (floor_us, encrypt_us, rows) =
+            measure(cores, subscriptions, per_sub, floor_iterations)?;
+        println!("FLOOR {floor_us} {encrypt_us}");
+        for r in rows {
+            println!(
+                "ROW {} {} {} {} {}",
+                r.concurrency, r.rate, r.client_us, r.process_us, r.peak_mib
+            );
+        }
+        return Ok(());
+    }
+
+    let available = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
         "batch: {total} notifications ({subscriptions} subscriptions x {per_sub}), 32-octet payload, \
-         HTTPS to the local push service, {cores} cores"
+         HTTPS to the local push service, backend {}",
+        common::BACKEND
     );
+    if !full {
+        let (floor_us, _, rows) = measure(available, subscriptions, per_sub, floor_iterations)?;
+        print_table(available, floor_us, &rows);
+        return Ok(());
+    }
+
+    let mut results = Vec::new();
+    for cores in [1usize, 2].into_iter().filter(|&c| c <= available) {
+        let cpu_list = (0..cores)
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let output = Command::new("taskset")
+            .args(["-c", &cpu_list])
+            .arg(std::env::current_exe()?)
+            .args(["--bench", "--child-cores", &cores.to_string()])
+            .output()
+            .map_err(|e| format!("running taskset (util-linux) to pin the benchmark: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "child on {cores} core(s) failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .into());
+        }
+        let (floor_us, rows) = parse_child(&String::from_utf8_lossy(&output.stdout))?;
+        print_table(cores, floor_us, &rows);
+        results.push(rows);
+    }
+    if let [one, two] = &results[..] {
+        println!("throughput on 2 cores / on 1 core:");
+        for (a, b) in one.iter().zip(two) {
+            println!("  {:>3} in flight: {:.2}x", a.concurrency, b.rate / a.rate);
+        }
+    }
+    Ok(())
+}
+
+fn parse_child(out: &str) -> Result<(f64, Vec<Row>), BoxError> {
+    let mut floor = None;
+    let mut rows = Vec::new();
+    for line in out.lines() {
+        let mut f = line.split_whitespace();
+        match f.next() {
+            Some("FLOOR") => floor = f.next().map(str::parse).transpose()?,
+            Some("ROW") => {
+                let concurrency: usize = f.next().ok_or("empty row")?.parse()?;
+                let v: Vec<f64> = f.map(str::parse).collect::<Result<_, _>>()?;
+                let [rate, client_us, process_us, peak_mib] = v[..] else {
+                    return Err(format!("bad row: {line}").into());
+                };
+                rows.push(Row {
+                    concurrency,
+                    rate,
+                    client_us,
+                    process_us,
+                    peak_mib,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok((floor.ok_or("no FLOOR line from the child")?, rows))
+}
+
+fn print_table(cores: usize, floor_us: f64, rows: &[Row]) {
     println!(
-        "encryption floor (ephemeral keygen + ECDH): {floor_us:.1} us; whole message::encrypt: {encrypt_us:.1} us"
+        "{cores} core(s); encryption floor (ephemeral keygen + ECDH, {}): {floor_us:.1} us",
+        common::BACKEND
     );
     println!(
         "{:>11} | {:>15} | {:>18} | {:>14} | {:>19} | {:>13}",
@@ -211,7 +317,7 @@ fn main() -> Result<(), BoxError> {
         "process CPU us/notif",
         "peak RSS MiB"
     );
-    for r in &rows {
+    for r in rows {
         println!(
             "{:>11} | {:>15.0} | {:>19.1} | {:>14.2} | {:>20.1} | {:>13.1}",
             r.concurrency,
@@ -222,6 +328,4 @@ fn main() -> Result<(), BoxError> {
             r.peak_mib
         );
     }
-    drop(service);
-    Ok(())
 }

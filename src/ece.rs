@@ -36,12 +36,11 @@
 
 use core::fmt;
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes128Gcm, Nonce, Tag};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::backend::{ActiveCipher, RecordCipher};
 use crate::codec::Reader;
 
 /// HKDF info for the content-encryption key (RFC 8188, Section 2.2).
@@ -51,7 +50,7 @@ pub const NONCE_INFO: &[u8] = b"Content-Encoding: nonce\0";
 /// Length of the salt (RFC 8188, Section 2.1).
 pub const SALT_LEN: usize = 16;
 /// Length of the AES-GCM authentication tag.
-pub const TAG_LEN: usize = 16;
+pub const TAG_LEN: usize = crate::backend::TAG_LEN;
 /// Length of the header without its key id: salt, `rs` and `idlen`.
 pub const HEADER_FIXED_LEN: usize = SALT_LEN + 4 + 1;
 /// The smallest record size: one delimiter octet plus the tag, plus one
@@ -60,8 +59,8 @@ pub const MIN_RECORD_SIZE: u32 = 18;
 /// What each record adds to its data and padding: delimiter and tag.
 pub const RECORD_OVERHEAD: usize = 1 + TAG_LEN;
 
-const CEK_LEN: usize = 16;
-const NONCE_LEN: usize = 12;
+const CEK_LEN: usize = crate::backend::CEK_LEN;
+const NONCE_LEN: usize = crate::backend::NONCE_LEN;
 const DELIMITER: u8 = 0x01;
 const LAST_DELIMITER: u8 = 0x02;
 
@@ -296,30 +295,32 @@ impl<'a> Header<'a> {
 }
 
 /// The content-encryption key and nonce base, derived once per body.
-struct ContentKeys {
-    cipher: Aes128Gcm,
+struct ContentKeys<C> {
+    cipher: C,
     nonce_base: [u8; NONCE_LEN],
 }
 
-impl ContentKeys {
+impl<C: RecordCipher> ContentKeys<C> {
     fn derive(ikm: &Ikm<'_>, salt: &Salt) -> Self {
         let (cek, nonce_base) = derive_cek_and_nonce(ikm, salt);
         Self {
-            cipher: Aes128Gcm::new(&(*cek).into()),
+            cipher: C::new(&cek),
             nonce_base: *nonce_base,
         }
     }
 
-    fn nonce(&self, seq: u64) -> Nonce<aes_gcm::aead::consts::U12> {
-        let mut nonce = self.nonce_base;
+    /// RFC 8188, Section 2.3: the nonce base XOR the record's sequence
+    /// number, big-endian in the low 96 bits.
+    fn nonce(&self, seq: u64) -> Zeroizing<[u8; NONCE_LEN]> {
+        let mut nonce = Zeroizing::new(self.nonce_base);
         for (n, s) in nonce[NONCE_LEN - 8..].iter_mut().zip(seq.to_be_bytes()) {
             *n ^= s;
         }
-        nonce.into()
+        nonce
     }
 }
 
-impl Drop for ContentKeys {
+impl<C> Drop for ContentKeys<C> {
     fn drop(&mut self) {
         self.nonce_base.zeroize();
     }
@@ -344,18 +345,13 @@ pub(crate) fn derive_cek_and_nonce(
 /// Writes a body record by record. Every record but the last goes through
 /// [`push_record`](Self::push_record); [`finish`](Self::finish) seals the last
 /// one and consumes the encryptor, so nothing can follow it.
-pub struct Encryptor {
-    keys: ContentKeys,
-    rs: RecordSize,
-    seq: u64,
-    out: Vec<u8>,
-}
+pub struct Encryptor(Sealer<ActiveCipher>);
 
 impl fmt::Debug for Encryptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Encryptor")
-            .field("rs", &self.rs)
-            .field("records", &self.seq)
+            .field("rs", &self.0.rs)
+            .field("records", &self.0.seq)
             .finish_non_exhaustive()
     }
 }
@@ -365,6 +361,38 @@ impl Encryptor {
     /// the expected body length, so that the output is allocated once.
     #[must_use]
     pub fn new(ikm: &Ikm<'_>, header: &Header<'_>, capacity: usize) -> Self {
+        Self(Sealer::new(ikm, header, capacity))
+    }
+
+    /// Seals a record that is not the last: `data.len() + padding` must be
+    /// exactly `rs - 17`.
+    ///
+    /// # Errors
+    /// [`RecordError::RecordContentLength`] when it is not.
+    pub fn push_record(&mut self, data: &[u8], padding: usize) -> Result<(), RecordError> {
+        self.0.push_record(data, padding)
+    }
+
+    /// Seals the last record (`data.len() + padding <= rs - 17`) and returns
+    /// the body.
+    ///
+    /// # Errors
+    /// [`RecordError::RecordContentLength`] when the record would overflow.
+    pub fn finish(self, data: &[u8], padding: usize) -> Result<Vec<u8>, RecordError> {
+        self.0.finish(data, padding)
+    }
+}
+
+/// [`Encryptor`] for any backend's cipher.
+struct Sealer<C> {
+    keys: ContentKeys<C>,
+    rs: RecordSize,
+    seq: u64,
+    out: Vec<u8>,
+}
+
+impl<C: RecordCipher> Sealer<C> {
+    fn new(ikm: &Ikm<'_>, header: &Header<'_>, capacity: usize) -> Self {
         let mut out = Vec::with_capacity(capacity.max(header.encoded_len()));
         header.write(&mut out);
         Self {
@@ -375,12 +403,7 @@ impl Encryptor {
         }
     }
 
-    /// Seals a record that is not the last: `data.len() + padding` must be
-    /// exactly `rs - 17`.
-    ///
-    /// # Errors
-    /// [`RecordError::RecordContentLength`] when it is not.
-    pub fn push_record(&mut self, data: &[u8], padding: usize) -> Result<(), RecordError> {
+    fn push_record(&mut self, data: &[u8], padding: usize) -> Result<(), RecordError> {
         let content = data
             .len()
             .checked_add(padding)
@@ -395,12 +418,7 @@ impl Encryptor {
         Ok(())
     }
 
-    /// Seals the last record (`data.len() + padding <= rs - 17`) and returns
-    /// the body.
-    ///
-    /// # Errors
-    /// [`RecordError::RecordContentLength`] when the record would overflow.
-    pub fn finish(mut self, data: &[u8], padding: usize) -> Result<Vec<u8>, RecordError> {
+    fn finish(mut self, data: &[u8], padding: usize) -> Result<Vec<u8>, RecordError> {
         let content = data
             .len()
             .checked_add(padding)
@@ -421,12 +439,7 @@ impl Encryptor {
         self.out.push(delimiter);
         self.out.resize(self.out.len() + padding, 0);
         let nonce = self.keys.nonce(self.seq);
-        // AES-GCM fails only past 2^36 octets per message; a record is < 2^32.
-        let tag: Tag = self
-            .keys
-            .cipher
-            .encrypt_inout_detached(&nonce, b"", (&mut self.out[start..]).into())
-            .expect("a record is far below the AES-GCM length limit");
+        let tag = self.keys.cipher.seal(&nonce, &mut self.out[start..]);
         self.out.extend_from_slice(&tag);
         self.seq += 1;
     }
@@ -456,12 +469,22 @@ pub fn encrypt(
     plaintext: &[u8],
     padding: usize,
 ) -> Result<Vec<u8>, RecordError> {
+    encrypt_with::<ActiveCipher>(ikm, header, plaintext, padding)
+}
+
+/// [`encrypt`] with a given backend's cipher.
+pub(crate) fn encrypt_with<C: RecordCipher>(
+    ikm: &Ikm<'_>,
+    header: &Header<'_>,
+    plaintext: &[u8],
+    padding: usize,
+) -> Result<Vec<u8>, RecordError> {
     let content = plaintext
         .len()
         .checked_add(padding)
         .ok_or(RecordError::TooLarge)?;
     let len = body_len(header, content)?;
-    let mut enc = Encryptor::new(ikm, header, len);
+    let mut enc = Sealer::<C>::new(ikm, header, len);
     let cap = header.rs.content_capacity();
     let mut data = plaintext;
     let mut pad = padding;
@@ -494,10 +517,19 @@ pub(crate) fn decrypt_records(
     header: &Header<'_>,
     records: &[u8],
 ) -> Result<Vec<u8>, RecordError> {
+    decrypt_records_with::<ActiveCipher>(ikm, header, records)
+}
+
+/// [`decrypt_records`] with a given backend's cipher.
+pub(crate) fn decrypt_records_with<C: RecordCipher>(
+    ikm: &Ikm<'_>,
+    header: &Header<'_>,
+    records: &[u8],
+) -> Result<Vec<u8>, RecordError> {
     if records.is_empty() {
         return Err(RecordError::Truncated);
     }
-    let keys = ContentKeys::derive(ikm, &header.salt);
+    let keys = ContentKeys::<C>::derive(ikm, &header.salt);
     let mut out = Vec::with_capacity(records.len());
     let result = open_all(&keys, header.rs, records, &mut out);
     if result.is_err() {
@@ -506,8 +538,8 @@ pub(crate) fn decrypt_records(
     result.map(|()| out)
 }
 
-fn open_all(
-    keys: &ContentKeys,
+fn open_all<C: RecordCipher>(
+    keys: &ContentKeys<C>,
     rs: RecordSize,
     records: &[u8],
     out: &mut Vec<u8>,
@@ -524,9 +556,9 @@ fn open_all(
             })?;
         let start = out.len();
         out.extend_from_slice(ciphertext);
-        let tag = Tag::try_from(tag).map_err(|_| RecordError::Decrypt)?;
+        let tag = <&[u8; TAG_LEN]>::try_from(tag).map_err(|_| RecordError::Decrypt)?;
         keys.cipher
-            .decrypt_inout_detached(&keys.nonce(seq), b"", (&mut out[start..]).into(), &tag)
+            .open(&keys.nonce(seq), &mut out[start..], tag)
             .map_err(|_| RecordError::Decrypt)?;
         let delimiter_at = out[start..]
             .iter()

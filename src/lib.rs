@@ -9,16 +9,25 @@
 //! | records | [`ece`] | RFC 8188 `aes128gcm` (IKM, salt, record size, key id) | none |
 //! | message encryption | [`message`] | RFC 8291 (ECDH P-256, auth secret → IKM) | none |
 //! | subscriptions | [`subscription`] | W3C Push API `PushSubscription.toJSON()` | none |
+//! | sender identity | [`vapid`] | RFC 8292 (ES256 JWT, `vapid t=…, k=…`, token cache) | none |
+//! | push requests | [`request`] | RFC 8030 (TTL, Urgency, Topic) as an `http::Request` | none |
+//! | outcomes | [`outcome`], [`policy`] | RFC 8030 responses; which endpoints may be contacted | none |
+//! | transport | [`sender`] | the `Sender` trait; `ReqwestSender` (feature `client`) | HTTPS |
+//! | sending | [`client`], `batch` | one push; many, with bounded concurrency and retries | via `Sender` |
 //!
-//! The crate does not open sockets, store subscriptions or retry on its own in
-//! these layers; everything here is pure computation, and builds for
-//! `wasm32-unknown-unknown` with `--no-default-features`.
+//! Under `ece` and `message` sits a private crypto backend (ephemeral ECDH and
+//! AES-128-GCM): `p256` + `aes-gcm` by default, `ring` with the `ring`
+//! feature. Everything down to `outcome` is pure computation and builds for
+//! `wasm32-unknown-unknown` with `--no-default-features`; the crate never
+//! stores subscriptions and retries only in `batch`, as its policy says.
 //!
 //! # Security notes
 //!
 //! - Cryptography is RustCrypto's (`p256`, `hkdf`, `sha2`, `aes-gcm`), pure
 //!   Rust and constant-time where it handles secrets; none of it has had an
-//!   independent audit for this crate's use.
+//!   independent audit for this crate's use. The `ring` feature moves the
+//!   sender's ephemeral ECDH and AES-128-GCM to `ring`; the choice is made at
+//!   build time and changes neither the API nor the bytes on the wire.
 //! - Private keys, auth secrets, ECDH secrets, IKMs, content keys and nonces
 //!   are zeroized when dropped, and `Debug` never prints them. The HMAC state
 //!   inside `hkdf` is not zeroized by that crate.
@@ -31,6 +40,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod b64;
+mod backend;
 #[cfg(feature = "client")]
 pub mod batch;
 pub mod client;

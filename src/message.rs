@@ -20,13 +20,13 @@ use core::fmt;
 use core::num::NonZeroUsize;
 
 use hkdf::Hkdf;
-use p256::ecdh::EphemeralSecret;
 use p256::elliptic_curve::Generate;
 use p256::elliptic_curve::sec1::ToSec1Point;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::b64;
+use crate::backend::{self, Backend, RecordCipher};
 use crate::ece::{self, Header, Ikm, RecordError, RecordSize, Salt};
 
 /// HKDF info prefix for the IKM (RFC 8291, Section 3.4).
@@ -37,7 +37,7 @@ pub const MAX_BODY_LEN: usize = 4096;
 /// The record size used for every message.
 pub const RECORD_SIZE: RecordSize = RecordSize::DEFAULT;
 /// Length of an uncompressed P-256 point.
-pub const PUBLIC_KEY_LEN: usize = 65;
+pub const PUBLIC_KEY_LEN: usize = backend::PUBLIC_KEY_LEN;
 /// Length of the user agent's authentication secret.
 pub const AUTH_SECRET_LEN: usize = 16;
 /// Header of a Web Push body: 21 octets plus the 65-octet sender key.
@@ -292,6 +292,15 @@ impl UaKeyPair {
         &self.public
     }
 
+    /// ECDH with this key pair's private key, for tests of other code paths.
+    #[cfg(test)]
+    pub(crate) fn ecdh_for_tests(&self, peer: &p256::PublicKey) -> zeroize::Zeroizing<[u8; 32]> {
+        let shared = self.secret.diffie_hellman(peer);
+        let mut out = zeroize::Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(shared.raw_secret_bytes());
+        out
+    }
+
     /// The private scalar as base64url, inside a zeroizing string.
     #[must_use]
     pub fn expose_private_base64(&self) -> Zeroizing<String> {
@@ -375,14 +384,23 @@ pub fn encrypt(
     plaintext: &[u8],
     padding: Padding,
 ) -> Result<Vec<u8>, CryptoError> {
+    encrypt_with::<backend::Active>(ua_public, auth, plaintext, padding)
+}
+
+/// [`encrypt`] with a given backend.
+pub(crate) fn encrypt_with<B: Backend>(
+    ua_public: &UaPublicKey,
+    auth: &AuthSecret,
+    plaintext: &[u8],
+    padding: Padding,
+) -> Result<Vec<u8>, CryptoError> {
     let padded = padding.padded_len(plaintext.len())?;
-    let secret = EphemeralSecret::try_generate().map_err(|_| CryptoError::Rng)?;
     let salt = Salt::random().map_err(|_| CryptoError::Rng)?;
-    let as_public = secret.public_key().to_uncompressed_point();
-    let shared = secret.diffie_hellman(&ua_public.key);
-    seal(
-        &shared,
-        &as_public.into(),
+    let agreed =
+        B::agree_ephemeral(&ua_public.key, &ua_public.bytes).map_err(|_| CryptoError::Rng)?;
+    seal::<B::Cipher>(
+        &agreed.secret,
+        &agreed.public,
         &salt,
         ua_public,
         auth,
@@ -392,8 +410,8 @@ pub fn encrypt(
 }
 
 /// The part of encryption after key agreement.
-fn seal(
-    shared: &p256::ecdh::SharedSecret,
+fn seal<C: RecordCipher>(
+    ecdh_secret: &[u8; 32],
     as_public: &[u8; PUBLIC_KEY_LEN],
     salt: &Salt,
     ua_public: &UaPublicKey,
@@ -401,15 +419,10 @@ fn seal(
     plaintext: &[u8],
     padded: usize,
 ) -> Result<Vec<u8>, CryptoError> {
-    let ikm = derive_ikm(
-        shared.raw_secret_bytes().as_ref(),
-        auth,
-        &ua_public.bytes,
-        as_public,
-    );
+    let ikm = derive_ikm(ecdh_secret, auth, &ua_public.bytes, as_public);
     let header = Header::new(*salt, RECORD_SIZE, as_public)?;
     let padding = padded - plaintext.len();
-    Ok(ece::encrypt(
+    Ok(ece::encrypt_with::<C>(
         &Ikm::new(&ikm[..]),
         &header,
         plaintext,
@@ -441,6 +454,16 @@ fn derive_ikm(
 /// [`CryptoError::Record`] for anything wrong with the header or records,
 /// including a failed authentication ([`RecordError::Decrypt`]).
 pub fn decrypt(ua: &UaKeyPair, auth: &AuthSecret, body: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    decrypt_with::<backend::ActiveCipher>(ua, auth, body)
+}
+
+/// [`decrypt`] with a given backend's cipher (ECDH with a stored private key
+/// is always `p256`'s).
+pub(crate) fn decrypt_with<C: RecordCipher>(
+    ua: &UaKeyPair,
+    auth: &AuthSecret,
+    body: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
     let (header, records) = Header::parse(body)?;
     let keyid = header.keyid();
     let as_public = <&[u8; PUBLIC_KEY_LEN]>::try_from(keyid)
@@ -453,7 +476,11 @@ pub fn decrypt(ua: &UaKeyPair, auth: &AuthSecret, body: &[u8]) -> Result<Vec<u8>
         &ua.public.bytes,
         as_public,
     );
-    Ok(ece::decrypt_records(&Ikm::new(&ikm[..]), &header, records)?)
+    Ok(ece::decrypt_records_with::<C>(
+        &Ikm::new(&ikm[..]),
+        &header,
+        records,
+    )?)
 }
 
 pub mod hazmat {
@@ -465,9 +492,11 @@ pub mod hazmat {
     //! fresh for every message.
 
     use super::{CryptoError, KeyError, PUBLIC_KEY_LEN, Padding, UaPublicKey, seal};
+    use crate::backend::ActiveCipher;
     use crate::ece::Salt;
     use crate::message::AuthSecret;
     use core::fmt;
+    use zeroize::Zeroizing;
 
     /// An application server's (sender's) key pair, fixed by the caller.
     #[derive(Clone)]
@@ -519,8 +548,10 @@ pub mod hazmat {
     ) -> Result<Vec<u8>, CryptoError> {
         let padded = padding.padded_len(plaintext.len())?;
         let shared = sender.secret.diffie_hellman(&ua_public.key);
-        seal(
-            &shared,
+        let mut ecdh_secret = Zeroizing::new([0u8; 32]);
+        ecdh_secret.copy_from_slice(shared.raw_secret_bytes());
+        seal::<ActiveCipher>(
+            &ecdh_secret,
             sender.public_bytes(),
             salt,
             ua_public,

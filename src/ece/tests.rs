@@ -104,9 +104,9 @@ fn body_with_records(rs: u32, records: &[(&[u8], usize, u8)]) -> Vec<u8> {
     let h = header(rs);
     let mut enc = Encryptor::new(&Ikm::new(IKM), &h, 0);
     for (data, padding, delimiter) in records {
-        enc.seal(data, *padding, *delimiter);
+        enc.0.seal(data, *padding, *delimiter);
     }
-    core::mem::take(&mut enc.out)
+    core::mem::take(&mut enc.0.out)
 }
 
 #[test]

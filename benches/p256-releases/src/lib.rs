@@ -1,0 +1,1 @@
+//! Empty: see `benches/p256.rs`.
