@@ -292,6 +292,13 @@ impl UaKeyPair {
         &self.public
     }
 
+    /// ECDH with `peer`: the raw shared secret (the x-coordinate), zeroized
+    /// on drop. For the legacy `aesgcm` coding in [`crate::aesgcm`].
+    #[cfg(feature = "aesgcm")]
+    pub(crate) fn diffie_hellman(&self, peer: &UaPublicKey) -> Zeroizing<[u8; 32]> {
+        raw_ecdh(&self.secret, peer)
+    }
+
     /// The private scalar as base64url, inside a zeroizing string.
     #[must_use]
     pub fn expose_private_base64(&self) -> Zeroizing<String> {
@@ -417,6 +424,15 @@ fn seal(
     )?)
 }
 
+/// ECDH on P-256: the raw shared secret, copied into a zeroizing array.
+#[cfg(feature = "aesgcm")]
+fn raw_ecdh(secret: &p256::SecretKey, peer: &UaPublicKey) -> Zeroizing<[u8; 32]> {
+    let shared = secret.diffie_hellman(&peer.key);
+    let mut out = Zeroizing::new([0u8; 32]);
+    out.copy_from_slice(shared.raw_secret_bytes().as_ref());
+    out
+}
+
 /// RFC 8291, Section 3.4.
 fn derive_ikm(
     ecdh_secret: &[u8],
@@ -493,6 +509,19 @@ pub mod hazmat {
         #[must_use]
         pub const fn public_bytes(&self) -> &[u8; PUBLIC_KEY_LEN] {
             self.public.as_bytes()
+        }
+
+        /// ECDH with `peer`, for the legacy `aesgcm` coding in
+        /// [`crate::aesgcm`].
+        #[cfg(feature = "aesgcm")]
+        pub(crate) fn diffie_hellman(&self, peer: &UaPublicKey) -> zeroize::Zeroizing<[u8; 32]> {
+            super::raw_ecdh(&self.secret, peer)
+        }
+
+        /// The public key.
+        #[cfg(feature = "aesgcm")]
+        pub(crate) const fn public_key(&self) -> &UaPublicKey {
+            &self.public
         }
     }
 
