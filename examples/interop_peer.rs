@@ -16,8 +16,16 @@
 //! | `{"op":"vapid_signer","key":..,"aud":..,"sub":..}` | `{"authorization":..,"expires_at":N,"k":..}` |
 //! | `{"op":"vapid_verify","authorization":..,"now":N}` | `{"aud":..,"exp":N,"sub":..,"k":..}` |
 //! | `{"op":"vapid_key","key":..}` | `{"public":..,"pkcs8_pem":..}` |
+//! | `{"op":"aesgcm_encrypt","p256dh":..,"auth":..,"plaintext":..,"padding":{..}}` | `{"body":..,"encryption":..,"crypto_key":..,"salt":..,"dh":..}` |
+//! | `{"op":"aesgcm_encrypt_predictably","sender_private":..,"salt":..,"rs":N,"p256dh":..,"auth":..,"plaintext":..,"padding":{..}}` | as `aesgcm_encrypt` |
+//! | `{"op":"aesgcm_decrypt","ua_private":..,"auth":..,"body":..,"encryption":..,"crypto_key":..}` | `{"plaintext":..}` |
 //!
-//! `padding` is optional in both encrypt requests (none by default). A VAPID
+//! The `aesgcm_*` ops (legacy `aesgcm` coding, `webpush::aesgcm`) need the
+//! peer built with `--features aesgcm`; without it they answer an error.
+//! `encryption` and `crypto_key` are the `Encryption` and `Crypto-Key` header
+//! values (plain strings); `rs` is optional (4096 by default).
+//!
+//! `padding` is optional in every encrypt request (none by default). A VAPID
 //! `key` is text in any form `VapidKey::parse` takes (PEM, JWK, base64
 //! scalar); `aud`, `sub` and `authorization` are plain strings; `exp`, `now`
 //! and `expires_at` are seconds since the Unix epoch. `vapid_sign` and
@@ -76,6 +84,9 @@ fn handle(line: &[u8]) -> Result<Value> {
         "vapid_signer" => vapid_signer(request),
         "vapid_verify" => vapid_verify(request),
         "vapid_key" => vapid_key(request),
+        "aesgcm_encrypt" | "aesgcm_encrypt_predictably" | "aesgcm_decrypt" => {
+            legacy::handle(request)
+        }
         other => Err(format!("unknown op {other:?}").into()),
     }
 }
@@ -84,22 +95,7 @@ fn webpush_encrypt(request: &Request) -> Result<Value> {
     let p256dh = UaPublicKey::from_base64(str_field(request, "p256dh")?)?;
     let auth = AuthSecret::from_base64(str_field(request, "auth")?)?;
     let plaintext = bytes_field(request, "plaintext")?;
-    let padding = match request.get("padding") {
-        None | Some(Value::Null) => Padding::None,
-        Some(Value::Object(padding)) => {
-            let kind = str_field(padding, "kind")?;
-            match kind {
-                "none" => Padding::None,
-                "block" => Padding::BlockSize(
-                    NonZeroUsize::new(usize_field(padding, "size")?)
-                        .ok_or("block padding size must be at least 1")?,
-                ),
-                "fixed" => Padding::FixedSize(usize_field(padding, "size")?),
-                other => return Err(format!("unknown padding kind {other:?}").into()),
-            }
-        }
-        Some(_) => return Err("field \"padding\" is not an object".into()),
-    };
+    let padding = padding_field(request)?;
     let body = message::encrypt(&p256dh, &auth, &plaintext, padding)?;
     Ok(json!({ "body": Base64UrlUnpadded::encode_string(&body) }))
 }
@@ -181,6 +177,106 @@ fn vapid_key(request: &Request) -> Result<Value> {
         "public": key.public_key_base64(),
         "pkcs8_pem": key.to_pkcs8_pem().as_str(),
     }))
+}
+
+fn padding_field(request: &Request) -> Result<Padding> {
+    Ok(match request.get("padding") {
+        None | Some(Value::Null) => Padding::None,
+        Some(Value::Object(padding)) => {
+            let kind = str_field(padding, "kind")?;
+            match kind {
+                "none" => Padding::None,
+                "block" => Padding::BlockSize(
+                    NonZeroUsize::new(usize_field(padding, "size")?)
+                        .ok_or("block padding size must be at least 1")?,
+                ),
+                "fixed" => Padding::FixedSize(usize_field(padding, "size")?),
+                other => return Err(format!("unknown padding kind {other:?}").into()),
+            }
+        }
+        Some(_) => return Err("field \"padding\" is not an object".into()),
+    })
+}
+
+/// The legacy `aesgcm` ops.
+#[cfg(feature = "aesgcm")]
+mod legacy {
+    use super::*;
+    use webpush::aesgcm::{self, Encrypted, Params, RecordSize, hazmat};
+    use webpush::message::hazmat::SenderKeyPair;
+
+    pub(super) fn handle(request: &Request) -> Result<Value> {
+        match str_field(request, "op")? {
+            "aesgcm_encrypt" => encrypt(request),
+            "aesgcm_encrypt_predictably" => encrypt_predictably(request),
+            _ => decrypt(request),
+        }
+    }
+
+    fn encrypt(request: &Request) -> Result<Value> {
+        let p256dh = UaPublicKey::from_base64(str_field(request, "p256dh")?)?;
+        let auth = AuthSecret::from_base64(str_field(request, "auth")?)?;
+        let plaintext = bytes_field(request, "plaintext")?;
+        let message = aesgcm::encrypt(&p256dh, &auth, &plaintext, padding_field(request)?)?;
+        Ok(reply(&message))
+    }
+
+    fn encrypt_predictably(request: &Request) -> Result<Value> {
+        let sender = SenderKeyPair::from_private_bytes(&bytes_field(request, "sender_private")?)?;
+        let salt = bytes_field(request, "salt")?;
+        let salt = <[u8; 16]>::try_from(salt.as_slice())
+            .map_err(|_| format!("salt is {} octets, expected 16", salt.len()))?;
+        let rs = match request.get("rs") {
+            None | Some(Value::Null) => RecordSize::DEFAULT,
+            Some(_) => RecordSize::new(
+                u32::try_from(u64_field(request, "rs")?).map_err(|_| "rs does not fit 32 bits")?,
+            )?,
+        };
+        let p256dh = UaPublicKey::from_base64(str_field(request, "p256dh")?)?;
+        let auth = AuthSecret::from_base64(str_field(request, "auth")?)?;
+        let plaintext = bytes_field(request, "plaintext")?;
+        let message = hazmat::encrypt_predictably(
+            &sender,
+            &Salt::from_bytes(salt),
+            rs,
+            &p256dh,
+            &auth,
+            &plaintext,
+            padding_field(request)?,
+        )?;
+        Ok(reply(&message))
+    }
+
+    fn decrypt(request: &Request) -> Result<Value> {
+        let ua = UaKeyPair::from_private_base64(str_field(request, "ua_private")?)?;
+        let auth = AuthSecret::from_base64(str_field(request, "auth")?)?;
+        let body = bytes_field(request, "body")?;
+        let params = Params::from_headers(
+            str_field(request, "encryption")?,
+            str_field(request, "crypto_key")?,
+        )?;
+        let plaintext = aesgcm::decrypt(&ua, &auth, &params, &body)?;
+        Ok(json!({ "plaintext": Base64UrlUnpadded::encode_string(&plaintext) }))
+    }
+
+    fn reply(message: &Encrypted) -> Value {
+        json!({
+            "body": Base64UrlUnpadded::encode_string(message.body()),
+            "encryption": message.params().encryption_header(),
+            "crypto_key": message.params().crypto_key_header(),
+            "salt": Base64UrlUnpadded::encode_string(message.params().salt().as_bytes()),
+            "dh": message.params().dh().to_base64(),
+        })
+    }
+}
+
+#[cfg(not(feature = "aesgcm"))]
+mod legacy {
+    use super::{Request, Result, Value};
+
+    pub(super) fn handle(_: &Request) -> Result<Value> {
+        Err("this interop_peer was built without feature aesgcm (cargo build --example interop_peer --features aesgcm)".into())
+    }
 }
 
 fn str_field<'a>(request: &'a Request, name: &str) -> Result<&'a str> {

@@ -8,6 +8,7 @@
 //! |---|---|---|---|
 //! | records | [`ece`] | RFC 8188 `aes128gcm` (IKM, salt, record size, key id) | none |
 //! | message encryption | [`message`] | RFC 8291 (ECDH P-256, auth secret → IKM) | none |
+//! | legacy message encryption (feature `aesgcm`) | `aesgcm` | draft-ietf-webpush-encryption-04 `aesgcm`, only for peers that need it | none |
 //! | subscriptions | [`subscription`] | W3C Push API `PushSubscription.toJSON()` | none |
 //! | sender identity | [`vapid`] | RFC 8292 (ES256 JWT, `vapid t=…, k=…`, token cache) | none |
 //! | push requests | [`request`] | RFC 8030 (TTL, Urgency, Topic) as an `http::Request` | none |
@@ -39,6 +40,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[cfg(feature = "aesgcm")]
+pub mod aesgcm;
 mod b64;
 mod backend;
 #[cfg(feature = "client")]
@@ -78,6 +81,10 @@ pub enum Error {
     /// A subscription that does not validate.
     #[error(transparent)]
     Subscription(#[from] SubscriptionError),
+    /// Legacy `aesgcm` headers or decryption (feature `aesgcm`).
+    #[cfg(feature = "aesgcm")]
+    #[error(transparent)]
+    Aesgcm(#[from] aesgcm::AesgcmError),
 }
 
 #[cfg(test)]

@@ -142,6 +142,13 @@ impl UaPublicKey {
         Self::from_bytes(&bytes)
     }
 
+    /// A fresh ephemeral key agreement with this key on backend `B`.
+    pub(crate) fn agree_ephemeral<B: Backend>(
+        &self,
+    ) -> Result<backend::Agreement, backend::RngError> {
+        B::agree_ephemeral(&self.key, &self.bytes)
+    }
+
     fn from_key(key: p256::PublicKey) -> Self {
         let mut bytes = [0u8; PUBLIC_KEY_LEN];
         bytes.copy_from_slice(&key.to_uncompressed_point());
@@ -292,13 +299,12 @@ impl UaKeyPair {
         &self.public
     }
 
-    /// ECDH with this key pair's private key, for tests of other code paths.
-    #[cfg(test)]
-    pub(crate) fn ecdh_for_tests(&self, peer: &p256::PublicKey) -> zeroize::Zeroizing<[u8; 32]> {
-        let shared = self.secret.diffie_hellman(peer);
-        let mut out = zeroize::Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(shared.raw_secret_bytes());
-        out
+    /// ECDH with `peer`: the raw shared secret (the x-coordinate), zeroized
+    /// on drop. For the legacy `aesgcm` coding in [`crate::aesgcm`] and the
+    /// backend tests.
+    #[cfg(any(test, feature = "aesgcm"))]
+    pub(crate) fn diffie_hellman(&self, peer: &UaPublicKey) -> Zeroizing<[u8; 32]> {
+        raw_ecdh(&self.secret, peer)
     }
 
     /// The private scalar as base64url, inside a zeroizing string.
@@ -396,8 +402,9 @@ pub(crate) fn encrypt_with<B: Backend>(
 ) -> Result<Vec<u8>, CryptoError> {
     let padded = padding.padded_len(plaintext.len())?;
     let salt = Salt::random().map_err(|_| CryptoError::Rng)?;
-    let agreed =
-        B::agree_ephemeral(&ua_public.key, &ua_public.bytes).map_err(|_| CryptoError::Rng)?;
+    let agreed = ua_public
+        .agree_ephemeral::<B>()
+        .map_err(|_| CryptoError::Rng)?;
     seal::<B::Cipher>(
         &agreed.secret,
         &agreed.public,
@@ -428,6 +435,15 @@ fn seal<C: RecordCipher>(
         plaintext,
         padding,
     )?)
+}
+
+/// ECDH on P-256 with a stored private key: the raw shared secret, copied
+/// into a zeroizing array.
+fn raw_ecdh(secret: &p256::SecretKey, peer: &UaPublicKey) -> Zeroizing<[u8; 32]> {
+    let shared = secret.diffie_hellman(&peer.key);
+    let mut out = Zeroizing::new([0u8; 32]);
+    out.copy_from_slice(shared.raw_secret_bytes().as_ref());
+    out
 }
 
 /// RFC 8291, Section 3.4.
@@ -469,13 +485,8 @@ pub(crate) fn decrypt_with<C: RecordCipher>(
     let as_public = <&[u8; PUBLIC_KEY_LEN]>::try_from(keyid)
         .map_err(|_| CryptoError::KeyIdLength(keyid.len()))?;
     let as_key = UaPublicKey::from_bytes(as_public).map_err(CryptoError::SenderKey)?;
-    let shared = ua.secret.diffie_hellman(&as_key.key);
-    let ikm = derive_ikm(
-        shared.raw_secret_bytes().as_ref(),
-        auth,
-        &ua.public.bytes,
-        as_public,
-    );
+    let ecdh_secret = raw_ecdh(&ua.secret, &as_key);
+    let ikm = derive_ikm(&ecdh_secret[..], auth, &ua.public.bytes, as_public);
     Ok(ece::decrypt_records_with::<C>(
         &Ikm::new(&ikm[..]),
         &header,
@@ -496,7 +507,6 @@ pub mod hazmat {
     use crate::ece::Salt;
     use crate::message::AuthSecret;
     use core::fmt;
-    use zeroize::Zeroizing;
 
     /// An application server's (sender's) key pair, fixed by the caller.
     #[derive(Clone)]
@@ -523,6 +533,19 @@ pub mod hazmat {
         pub const fn public_bytes(&self) -> &[u8; PUBLIC_KEY_LEN] {
             self.public.as_bytes()
         }
+
+        /// ECDH with `peer`, for the legacy `aesgcm` coding in
+        /// [`crate::aesgcm`].
+        #[cfg(feature = "aesgcm")]
+        pub(crate) fn diffie_hellman(&self, peer: &UaPublicKey) -> zeroize::Zeroizing<[u8; 32]> {
+            super::raw_ecdh(&self.secret, peer)
+        }
+
+        /// The public key.
+        #[cfg(feature = "aesgcm")]
+        pub(crate) const fn public_key(&self) -> &UaPublicKey {
+            &self.public
+        }
     }
 
     impl fmt::Debug for SenderKeyPair {
@@ -547,9 +570,7 @@ pub mod hazmat {
         padding: Padding,
     ) -> Result<Vec<u8>, CryptoError> {
         let padded = padding.padded_len(plaintext.len())?;
-        let shared = sender.secret.diffie_hellman(&ua_public.key);
-        let mut ecdh_secret = Zeroizing::new([0u8; 32]);
-        ecdh_secret.copy_from_slice(shared.raw_secret_bytes());
+        let ecdh_secret = super::raw_ecdh(&sender.secret, ua_public);
         seal::<ActiveCipher>(
             &ecdh_secret,
             sender.public_bytes(),

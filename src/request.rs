@@ -120,8 +120,67 @@ impl Topic {
     }
 }
 
+/// The content coding of a push message's body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ContentEncoding {
+    /// RFC 8291 / RFC 8188 `aes128gcm`: what every current browser accepts.
+    /// The default.
+    #[default]
+    Aes128Gcm,
+    /// The legacy `aesgcm` of draft-ietf-webpush-encryption-04 (feature
+    /// `aesgcm`), only for subscriptions and user agents that need it: the
+    /// salt and sender key travel in `Encryption` and `Crypto-Key` headers
+    /// and VAPID uses `Authorization: WebPush <jwt>` (see [`crate::aesgcm`]).
+    #[cfg(feature = "aesgcm")]
+    Aesgcm,
+}
+
+impl ContentEncoding {
+    /// The `Content-Encoding` value.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Aes128Gcm => "aes128gcm",
+            #[cfg(feature = "aesgcm")]
+            Self::Aesgcm => crate::aesgcm::CONTENT_ENCODING,
+        }
+    }
+
+    /// Parses a `Content-Encoding` value (`aes128gcm`, and `aesgcm` with
+    /// feature `aesgcm`), ignoring ASCII case and surrounding spaces.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        [
+            Self::Aes128Gcm,
+            #[cfg(feature = "aesgcm")]
+            Self::Aesgcm,
+        ]
+        .into_iter()
+        .find(|e| e.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// The largest plaintext (with its padding) one message carries in this
+    /// coding: 3993 octets for `aes128gcm`, 4078 for `aesgcm`.
+    #[must_use]
+    pub const fn max_plaintext_len(self) -> usize {
+        match self {
+            Self::Aes128Gcm => message::MAX_PLAINTEXT_LEN,
+            #[cfg(feature = "aesgcm")]
+            Self::Aesgcm => crate::aesgcm::MAX_PLAINTEXT_LEN,
+        }
+    }
+}
+
+impl fmt::Display for ContentEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Per-message settings. `Default` is: TTL [`DEFAULT_TTL`], no urgency header
-/// (services treat it as normal), no topic, no padding.
+/// (services treat it as normal), no topic, no padding, `aes128gcm`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct PushOptions {
@@ -129,6 +188,7 @@ pub struct PushOptions {
     urgency: Option<Urgency>,
     topic: Option<Topic>,
     padding: Padding,
+    encoding: ContentEncoding,
 }
 
 impl Default for PushOptions {
@@ -138,6 +198,7 @@ impl Default for PushOptions {
             urgency: None,
             topic: None,
             padding: Padding::None,
+            encoding: ContentEncoding::Aes128Gcm,
         }
     }
 }
@@ -173,6 +234,19 @@ impl PushOptions {
         self
     }
 
+    /// The content coding of the body (default [`ContentEncoding::Aes128Gcm`];
+    /// `aesgcm` only for peers that need it).
+    pub const fn content_encoding(mut self, encoding: ContentEncoding) -> Self {
+        self.encoding = encoding;
+        self
+    }
+
+    /// The content coding set with [`content_encoding`](Self::content_encoding).
+    #[must_use]
+    pub const fn encoding(&self) -> ContentEncoding {
+        self.encoding
+    }
+
     /// The TTL in seconds.
     #[must_use]
     pub const fn ttl_secs(&self) -> u32 {
@@ -190,7 +264,10 @@ impl PushOptions {
 /// subscription (unless it is empty: a "tickle" push carries no body and no
 /// encryption headers) and sets `TTL`, `Urgency`, `Topic`,
 /// `Content-Encoding: aes128gcm`, `Content-Type`, `Content-Length` and the
-/// VAPID `Authorization` (marked sensitive).
+/// VAPID `Authorization` (marked sensitive). With
+/// `ContentEncoding::Aesgcm` (feature `aesgcm`) the body is `aesgcm` and the
+/// legacy headers go with it: `Encryption: salt=…`, `Crypto-Key:
+/// dh=…;p256ecdsa=…` and `Authorization: WebPush <jwt>`.
 ///
 /// ```
 /// use webpush::request::{build_request, PushOptions, Urgency};
@@ -212,8 +289,8 @@ impl PushOptions {
 /// ```
 ///
 /// # Errors
-/// [`BuildError::Encryption`] for a payload over 3993 octets (or the fixed
-/// padding size), [`BuildError::Vapid`] when signing fails.
+/// [`BuildError::Encryption`] for a payload over 3993 octets (`aesgcm`:
+/// 4078; or the fixed padding size), [`BuildError::Vapid`] when signing fails.
 pub fn build_request(
     subscription: &Subscription,
     payload: &[u8],
@@ -236,39 +313,88 @@ pub fn build_request_with_header(
     options: &PushOptions,
     vapid: Option<&VapidHeader>,
 ) -> Result<http::Request<Vec<u8>>, BuildError> {
-    let body = if payload.is_empty() {
-        Vec::new()
-    } else {
-        message::encrypt(
-            subscription.p256dh(),
-            subscription.auth(),
-            payload,
-            options.padding,
-        )?
-    };
-    let mut request = http::Request::post(subscription.endpoint().uri().clone())
-        .header("ttl", options.ttl)
-        .header(CONTENT_LENGTH, body.len());
+    let mut request =
+        http::Request::post(subscription.endpoint().uri().clone()).header("ttl", options.ttl);
     if let Some(urgency) = options.urgency {
         request = request.header("urgency", urgency.as_str());
     }
     if let Some(topic) = &options.topic {
         request = request.header("topic", topic.as_str());
     }
+    let (request, body) = match options.encoding {
+        ContentEncoding::Aes128Gcm => {
+            let body = if payload.is_empty() {
+                Vec::new()
+            } else {
+                message::encrypt(
+                    subscription.p256dh(),
+                    subscription.auth(),
+                    payload,
+                    options.padding,
+                )?
+            };
+            let mut request = request;
+            if let Some(vapid) = vapid {
+                request = request.header(AUTHORIZATION, sensitive(vapid.authorization())?);
+            }
+            (request, body)
+        }
+        #[cfg(feature = "aesgcm")]
+        ContentEncoding::Aesgcm => legacy_headers(request, subscription, payload, options, vapid)?,
+    };
+    let mut request = request.header(CONTENT_LENGTH, body.len());
     if !body.is_empty() {
         request = request
-            .header(CONTENT_ENCODING, "aes128gcm")
+            .header(CONTENT_ENCODING, options.encoding.as_str())
             .header(CONTENT_TYPE, "application/octet-stream");
-    }
-    if let Some(vapid) = vapid {
-        let mut value = HeaderValue::from_str(vapid.authorization())
-            .map_err(|_| BuildError::Invalid("VAPID header value"))?;
-        value.set_sensitive(true);
-        request = request.header(AUTHORIZATION, value);
     }
     request
         .body(body)
         .map_err(|_| BuildError::Invalid("request headers"))
+}
+
+/// The `aesgcm` body and its headers: `Encryption: salt=…`, `Crypto-Key:
+/// dh=…` (with `;p256ecdsa=…` under VAPID) and `Authorization: WebPush
+/// <jwt>`. A tickle push keeps only the VAPID pair.
+#[cfg(feature = "aesgcm")]
+fn legacy_headers(
+    mut request: http::request::Builder,
+    subscription: &Subscription,
+    payload: &[u8],
+    options: &PushOptions,
+    vapid: Option<&VapidHeader>,
+) -> Result<(http::request::Builder, Vec<u8>), BuildError> {
+    let legacy_vapid = vapid.map(VapidHeader::legacy);
+    let mut crypto_key = Vec::new();
+    let body = if payload.is_empty() {
+        Vec::new()
+    } else {
+        let message = crate::aesgcm::encrypt(
+            subscription.p256dh(),
+            subscription.auth(),
+            payload,
+            options.padding,
+        )?;
+        request = request.header("encryption", message.params().encryption_header());
+        crypto_key.push(message.params().crypto_key_header());
+        message.into_body()
+    };
+    if let Some((authorization, p256ecdsa)) = legacy_vapid {
+        crypto_key.push(p256ecdsa);
+        request = request.header(AUTHORIZATION, sensitive(&authorization)?);
+    }
+    if !crypto_key.is_empty() {
+        request = request.header("crypto-key", crypto_key.join(";"));
+    }
+    Ok((request, body))
+}
+
+/// A header value marked sensitive (kept out of HPACK tables and logs).
+fn sensitive(value: &str) -> Result<HeaderValue, BuildError> {
+    let mut value =
+        HeaderValue::from_str(value).map_err(|_| BuildError::Invalid("VAPID header value"))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 #[cfg(test)]

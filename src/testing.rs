@@ -37,13 +37,15 @@
 //! | `Urgency`, if present, is `very-low`, `low`, `normal` or `high` | 400 | `InvalidUrgency` |
 //! | `Topic`, if present, is at most 32 base64url characters | 400 | `InvalidTopic` |
 //! | body at most [`MAX_BODY_LEN`] octets (`Content-Length` and as read) | 413 | `PayloadTooLarge` |
-//! | a non-empty body has `Content-Encoding: aes128gcm` | 415 | `UnsupportedContentEncoding` |
+//! | a non-empty body has `Content-Encoding: aes128gcm` (or, with feature `aesgcm`, `aesgcm`) | 415 | `UnsupportedContentEncoding` |
+//! | `aesgcm` only: `Encryption` has one `salt` (16 octets) and a valid `rs` | 400 | `InvalidEncryptionHeader` |
+//! | `aesgcm` only: `Crypto-Key` has one `dh` that is a P-256 point | 400 | `InvalidCryptoKeyHeader` |
 //! | `Authorization` present | 401 | `MissingAuthorization` |
-//! | `vapid t=…, k=…` verifies ([`token::verify`]): signature, `exp` in the future and at most 24 h ahead | 401 | `BadJwtToken` (`ExpiredJwtToken` when expired) |
+//! | `vapid t=…, k=…` verifies ([`token::verify`]): signature, `exp` in the future and at most 24 h ahead; with feature `aesgcm` also `WebPush <jwt>` with the key in `Crypto-Key: p256ecdsa=…`, checked the same way | 401 | `BadJwtToken` (`ExpiredJwtToken` when expired) |
 //! | `k` is the key given to [`LocalPushService::subscribe`] | 403 | `VapidKeyMismatch` |
 //! | `aud` is exactly [`LocalPushService::origin`] | 403 | `BadJwtToken` |
 //! | `sub` is a `mailto:` address or an `https:` URL ([`Subject::parse`], unchanged) | 403 | `BadJwtToken` |
-//! | the body decrypts with the subscription's keys | 400 | `DecryptionFailed` |
+//! | the body decrypts with the subscription's keys (`aesgcm`: with the salt, record size and `dh` of its headers) | 400 | `DecryptionFailed` |
 //!
 //! A request that passes is recorded (see [`LocalPushService::received`]) and
 //! answered `201 Created` with `Location: https://127.0.0.1:<port>/message/<id>`
@@ -84,6 +86,7 @@ use crate::message::{
     self, AuthSecret, CryptoError, KeyError, MAX_BODY_LEN, UaKeyPair, UaPublicKey,
 };
 use crate::policy::EndpointPolicy;
+use crate::request::ContentEncoding;
 use crate::sender::{ReqwestSender, ReqwestSenderBuilder};
 use crate::subscription::{Endpoint, Subscription, SubscriptionError};
 use crate::vapid::VapidSigner;
@@ -185,6 +188,9 @@ pub struct ReceivedMessage {
     pub body_len: usize,
     /// The `Content-Encoding` header, if sent.
     pub content_encoding: Option<String>,
+    /// The content coding the body was decrypted with (`None` for a tickle
+    /// push).
+    pub encoding: Option<ContentEncoding>,
 }
 
 impl fmt::Debug for ReceivedMessage {
@@ -196,6 +202,7 @@ impl fmt::Debug for ReceivedMessage {
             .field("topic", &self.topic)
             .field("body_len", &self.body_len)
             .field("content_encoding", &self.content_encoding)
+            .field("encoding", &self.encoding)
             .finish()
     }
 }
@@ -665,25 +672,48 @@ async fn accept(
 
     let content_encoding = optional_header(headers, CONTENT_ENCODING)
         .map_err(bad_header("UnsupportedContentEncoding"))?;
-    if !body.is_empty()
-        && !content_encoding
-            .as_deref()
-            .is_some_and(|e| e.trim().eq_ignore_ascii_case("aes128gcm"))
-    {
-        return Err(Refusal::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UnsupportedContentEncoding",
-            "a body needs Content-Encoding: aes128gcm",
-        ));
-    }
+    let encoding = if body.is_empty() {
+        None
+    } else {
+        Some(
+            content_encoding
+                .as_deref()
+                .and_then(ContentEncoding::parse)
+                .ok_or_else(|| {
+                    Refusal::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "UnsupportedContentEncoding",
+                        SUPPORTED_ENCODINGS,
+                    )
+                })?,
+        )
+    };
+    #[cfg(feature = "aesgcm")]
+    let legacy_params = match encoding {
+        Some(ContentEncoding::Aesgcm) => Some(legacy_params(headers)?),
+        _ => None,
+    };
 
     check_vapid(headers, &state.origin, vapid_key)?;
 
-    let payload = if body.is_empty() {
-        Vec::new()
-    } else {
-        message::decrypt(ua, auth, &body)
-            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "DecryptionFailed", e.to_string()))?
+    let payload = match encoding {
+        None => Vec::new(),
+        Some(ContentEncoding::Aes128Gcm) => message::decrypt(ua, auth, &body).map_err(|e| {
+            Refusal::new(StatusCode::BAD_REQUEST, "DecryptionFailed", e.to_string())
+        })?,
+        #[cfg(feature = "aesgcm")]
+        Some(ContentEncoding::Aesgcm) => {
+            let params = legacy_params.ok_or_else(|| {
+                Refusal::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalServerError",
+                    "aesgcm parameters missing",
+                )
+            })?;
+            crate::aesgcm::decrypt(ua, auth, &params, &body).map_err(|e| {
+                Refusal::new(StatusCode::BAD_REQUEST, "DecryptionFailed", e.to_string())
+            })?
+        }
     };
 
     let message_id = random_id().map_err(|_| {
@@ -706,6 +736,7 @@ async fn accept(
                 topic,
                 body_len: body.len(),
                 content_encoding,
+                encoding,
             });
         }
     }
@@ -719,7 +750,44 @@ async fn accept(
     Ok(resp)
 }
 
-/// The `Authorization: vapid t=…, k=…` checks.
+/// What a `415` names as supported.
+#[cfg(feature = "aesgcm")]
+const SUPPORTED_ENCODINGS: &str = "a body needs Content-Encoding: aes128gcm (or the legacy aesgcm)";
+#[cfg(not(feature = "aesgcm"))]
+const SUPPORTED_ENCODINGS: &str = "a body needs Content-Encoding: aes128gcm";
+
+/// The `Encryption` and `Crypto-Key` headers of an `aesgcm` request.
+#[cfg(feature = "aesgcm")]
+fn legacy_params(headers: &HeaderMap) -> Result<crate::aesgcm::Params, Refusal> {
+    let header = |name: &'static str, reason: &'static str| {
+        optional_header(headers, name)
+            .map_err(bad_header(reason))?
+            .ok_or_else(|| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    reason,
+                    format!("an aesgcm body needs the {name} header"),
+                )
+            })
+    };
+    let encryption = header("encryption", "InvalidEncryptionHeader")?;
+    let crypto_key = header("crypto-key", "InvalidCryptoKeyHeader")?;
+    crate::aesgcm::Params::from_headers(&encryption, &crypto_key).map_err(|e| {
+        let reason = match e {
+            crate::aesgcm::AesgcmError::Header {
+                header: "Encryption",
+                ..
+            }
+            | crate::aesgcm::AesgcmError::RecordSizeTooSmall(_) => "InvalidEncryptionHeader",
+            _ => "InvalidCryptoKeyHeader",
+        };
+        Refusal::new(StatusCode::BAD_REQUEST, reason, e.to_string())
+    })
+}
+
+/// The VAPID checks: `Authorization: vapid t=…, k=…`, or with feature
+/// `aesgcm` the legacy `Authorization: WebPush <jwt>` with the key in
+/// `Crypto-Key: p256ecdsa=…`.
 fn check_vapid(headers: &HeaderMap, origin: &str, vapid_key: &[u8; 65]) -> Result<(), Refusal> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Err(Refusal::new(
@@ -738,14 +806,26 @@ fn check_vapid(headers: &HeaderMap, origin: &str, vapid_key: &[u8; 65]) -> Resul
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let verified = token::verify(value, now).map_err(|e| {
+    let token_refused = |e: VapidError| {
         let reason = if e == VapidError::Expired {
             "ExpiredJwtToken"
         } else {
             "BadJwtToken"
         };
         Refusal::new(StatusCode::UNAUTHORIZED, reason, e.to_string())
-    })?;
+    };
+    #[cfg(feature = "aesgcm")]
+    let legacy = value
+        .trim_start()
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("webpush "));
+    #[cfg(not(feature = "aesgcm"))]
+    let legacy = false;
+    let verified = if legacy {
+        verify_legacy_vapid(headers, value, now)?.map_err(token_refused)?
+    } else {
+        token::verify(value, now).map_err(token_refused)?
+    };
     if &verified.public_key != vapid_key {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
@@ -769,6 +849,39 @@ fn check_vapid(headers: &HeaderMap, origin: &str, vapid_key: &[u8; 65]) -> Resul
         ));
     }
     Ok(())
+}
+
+/// `Authorization: WebPush <jwt>` with the key from `Crypto-Key:
+/// p256ecdsa=…`; the outer `Err` is a refusal about `Crypto-Key`.
+#[cfg(feature = "aesgcm")]
+fn verify_legacy_vapid(
+    headers: &HeaderMap,
+    authorization: &str,
+    now: u64,
+) -> Result<Result<token::Verified, VapidError>, Refusal> {
+    let refuse = |detail: String| Refusal::new(StatusCode::UNAUTHORIZED, "BadJwtToken", detail);
+    let crypto_key = optional_header(headers, "crypto-key")
+        .map_err(|()| refuse("Crypto-Key is not visible ASCII".to_owned()))?
+        .unwrap_or_default();
+    let k = crate::aesgcm::crypto_key_p256ecdsa(&crypto_key)
+        .map_err(|e| refuse(e.to_string()))?
+        .ok_or_else(|| {
+            refuse("Authorization: WebPush needs Crypto-Key: p256ecdsa=...".to_owned())
+        })?;
+    Ok(token::verify_legacy(authorization, k, now))
+}
+
+#[cfg(not(feature = "aesgcm"))]
+fn verify_legacy_vapid(
+    _: &HeaderMap,
+    _: &str,
+    _: u64,
+) -> Result<Result<token::Verified, VapidError>, Refusal> {
+    Err(Refusal::new(
+        StatusCode::UNAUTHORIZED,
+        "BadJwtToken",
+        "auth scheme is not vapid",
+    ))
 }
 
 /// `Some(ttl)` for a header of ASCII digits; values past `u32::MAX` clamp.

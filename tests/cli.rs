@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use webpush::message::{self, AuthSecret, HEADER_LEN, UaKeyPair};
+use webpush::request::ContentEncoding;
 use webpush::testing::{Fault, LocalPushService};
 use webpush::vapid::VapidKey;
 use webpush::{Endpoint, Subscription};
@@ -514,6 +515,93 @@ fn send_delivers() {
     assert_eq!(json["status"], 201);
     assert_eq!(json["attempts"], 1);
     assert_eq!(s.payloads(&sub)[1], [0u8, 1, 2, 255]);
+}
+
+#[test]
+fn send_with_encoding_aesgcm_delivers_the_legacy_coding() {
+    let s = Service::start("send-aesgcm");
+    let sub = s.subscribe();
+    let out = s.send(
+        &sub,
+        &["--payload", "Hello, legacy!", "--encoding", "aesgcm"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "delivered (201 Created)");
+    let received = s.service.received(&sub);
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].payload, b"Hello, legacy!");
+    assert_eq!(received[0].encoding, Some(ContentEncoding::Aesgcm));
+    assert_eq!(received[0].content_encoding.as_deref(), Some("aesgcm"));
+    assert_eq!(received[0].body_len, 14 + 18);
+
+    // 4078 octets fit aesgcm (not aes128gcm); 4079 do not.
+    let max = s.dir.write("max.bin", [b'a'; 4078]);
+    let max = max.to_str().unwrap();
+    let out = s.send(&sub, &["--payload-file", max, "--encoding", "aesgcm"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(s.payloads(&sub)[1], [b'a'; 4078]);
+    let out = s.send(&sub, &["--payload-file", max]);
+    let err = assert_one_line_failure(&out, EXIT_INPUT);
+    assert!(
+        err.contains("aes128gcm push message carries at most 3993"),
+        "{err}"
+    );
+    let over = s.dir.write("over.bin", [b'a'; 4079]);
+    let out = s.send(
+        &sub,
+        &[
+            "--payload-file",
+            over.to_str().unwrap(),
+            "--encoding",
+            "aesgcm",
+        ],
+    );
+    let err = assert_one_line_failure(&out, EXIT_INPUT);
+    assert!(
+        err.contains("aesgcm push message carries at most 4078"),
+        "{err}"
+    );
+
+    // The default is aes128gcm; unknown codings are usage errors.
+    let out = s.send(&sub, &["--payload", "modern"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let last = s.service.received(&sub).pop().unwrap();
+    assert_eq!(last.encoding, Some(ContentEncoding::Aes128Gcm));
+    let out = s.send(&sub, &["--payload", "x", "--encoding", "gzip"]);
+    assert_eq!(out.status.code(), Some(EXIT_INPUT));
+    assert!(
+        stderr(&out).contains("aes128gcm, aesgcm"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(s.service.received(&sub).len(), 3);
+}
+
+#[test]
+fn send_batch_with_encoding_aesgcm() {
+    let s = Service::start("batch-aesgcm");
+    let subs: Vec<_> = (0..3).map(|_| s.subscribe()).collect();
+    let text: String = subs.iter().map(|sub| sub.to_json() + "\n").collect();
+    let out = s
+        .command("send-batch")
+        .args([
+            "--subscriptions",
+            "-",
+            "--payload",
+            "legacy batch",
+            "--encoding",
+            "aesgcm",
+        ])
+        .write_stdin(text)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for sub in &subs {
+        let received = s.service.received(sub);
+        assert_eq!(received.len(), 1);
+        assert_eq!(received[0].payload, b"legacy batch");
+        assert_eq!(received[0].encoding, Some(ContentEncoding::Aesgcm));
+    }
 }
 
 #[test]

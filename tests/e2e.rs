@@ -345,3 +345,148 @@ async fn default_policy_refuses_http_loopback_and_names_resolving_to_loopback() 
     }
     assert_eq!(f.service.request_count(), 0, "nothing reached the service");
 }
+
+/// The legacy `aesgcm` coding through `PushClient`, end to end: the service
+/// checks the `Encryption`/`Crypto-Key` headers and the `WebPush` VAPID
+/// scheme, then decrypts with the subscription's keys.
+#[cfg(feature = "aesgcm")]
+mod aesgcm {
+    use super::*;
+    use webpush::Padding;
+    use webpush::request::ContentEncoding;
+
+    fn legacy() -> PushOptions {
+        PushOptions::new()
+            .ttl(30)
+            .content_encoding(ContentEncoding::Aesgcm)
+    }
+
+    #[tokio::test]
+    async fn payloads_of_0_1_and_4078_octets_are_delivered_and_decrypted() {
+        let f = fixture().await;
+        for len in [0usize, 1, 4078] {
+            let delivered = f
+                .client
+                .send(&f.sub, &vec![b'l'; len], &legacy())
+                .await
+                .unwrap();
+            assert_eq!(delivered.status(), http::StatusCode::CREATED);
+        }
+        let received = f.service.received(&f.sub);
+        assert_eq!(received.len(), 3);
+        for (m, len) in received.iter().zip([0usize, 1, 4078]) {
+            assert_eq!(m.payload, vec![b'l'; len]);
+            assert_eq!(m.ttl, 30);
+        }
+        // A tickle push has no body and no coding.
+        assert_eq!(received[0].encoding, None);
+        assert_eq!(received[0].body_len, 0);
+        assert_eq!(received[1].encoding, Some(ContentEncoding::Aesgcm));
+        assert_eq!(received[1].content_encoding.as_deref(), Some("aesgcm"));
+        assert_eq!(received[2].body_len, 4096);
+        // The legacy scheme reuses the cached token: one signature for all.
+        assert_eq!(f.client.signer().signatures(), 1);
+    }
+
+    #[tokio::test]
+    async fn padded_legacy_and_modern_messages_to_one_subscription() {
+        let f = fixture().await;
+        let padded = legacy().padding(Padding::FixedSize(1000));
+        f.client.send(&f.sub, b"legacy", &padded).await.unwrap();
+        f.client
+            .send(&f.sub, b"modern", &PushOptions::new())
+            .await
+            .unwrap();
+        let received = f.service.received(&f.sub);
+        assert_eq!(received[0].payload, b"legacy");
+        assert_eq!(received[0].body_len, 1000 + 18);
+        assert_eq!(received[0].encoding, Some(ContentEncoding::Aesgcm));
+        assert_eq!(received[1].payload, b"modern");
+        assert_eq!(received[1].encoding, Some(ContentEncoding::Aes128Gcm));
+    }
+
+    #[tokio::test]
+    async fn payload_of_4079_octets_is_refused_before_any_request() {
+        let f = fixture().await;
+        let err = f
+            .client
+            .send(&f.sub, &[1; 4079], &legacy())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SendError::Encryption(_)), "{err}");
+        assert_eq!(f.service.request_count(), 0);
+    }
+
+    /// Sends a legacy request after `edit` changed its headers.
+    async fn refused_after(edit: impl FnOnce(&mut http::HeaderMap)) -> SendError {
+        let f = fixture().await;
+        let mut request = f.client.prepare(&f.sub, b"tamper", &legacy()).unwrap();
+        edit(request.headers_mut());
+        let err = f.client.send_request(request).await.unwrap_err();
+        assert!(f.service.received(&f.sub).is_empty());
+        err
+    }
+
+    fn set(headers: &mut http::HeaderMap, name: &'static str, value: &str) {
+        headers.insert(name, http::HeaderValue::from_str(value).unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_service_refuses_broken_legacy_requests() {
+        // Another salt: the body no longer decrypts.
+        let salt = refused_after(|h| set(h, "encryption", "salt=AAAAAAAAAAAAAAAAAAAAAA")).await;
+        assert_eq!(salt.status(), Some(http::StatusCode::BAD_REQUEST), "{salt}");
+        assert_eq!(salt.reason().as_deref(), Some("DecryptionFailed"));
+        // No Encryption header, or one without a salt.
+        let missing = refused_after(|h| {
+            h.remove("encryption");
+        })
+        .await;
+        assert_eq!(missing.reason().as_deref(), Some("InvalidEncryptionHeader"));
+        let no_salt = refused_after(|h| set(h, "encryption", "rs=4096")).await;
+        assert_eq!(no_salt.reason().as_deref(), Some("InvalidEncryptionHeader"));
+        // A dh that is not a point.
+        let bad_dh = refused_after(|h| set(h, "crypto-key", "dh=AAAA;p256ecdsa=AAAA")).await;
+        assert_eq!(bad_dh.reason().as_deref(), Some("InvalidCryptoKeyHeader"));
+        // The VAPID key dropped from Crypto-Key: WebPush cannot be checked.
+        let no_key = refused_after(|h| {
+            let dh = h["crypto-key"]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+            set(h, "crypto-key", &dh);
+        })
+        .await;
+        assert!(
+            matches!(no_key, SendError::VapidRejected { .. }),
+            "{no_key}"
+        );
+        // Another VAPID key in Crypto-Key: the signature does not verify.
+        let other = VapidKey::generate().unwrap().public_key_base64();
+        let wrong_key = refused_after(|h| {
+            let dh = h["crypto-key"]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned();
+            set(h, "crypto-key", &format!("{dh};p256ecdsa={other}"));
+        })
+        .await;
+        assert!(
+            matches!(wrong_key, SendError::VapidRejected { .. }),
+            "{wrong_key}"
+        );
+        // Labelled aes128gcm: the body is not an aes128gcm body.
+        let relabelled = refused_after(|h| set(h, "content-encoding", "aes128gcm")).await;
+        assert_eq!(
+            relabelled.reason().as_deref(),
+            Some("DecryptionFailed"),
+            "{relabelled}"
+        );
+    }
+}

@@ -45,9 +45,10 @@ fn conformance<B: Backend, Other: Backend>() {
     let one = B::agree_ephemeral(&point, ua.public_key().as_bytes()).expect("rng");
     let two = B::agree_ephemeral(&point, ua.public_key().as_bytes()).expect("rng");
     assert_ne!(one.public, two.public, "a fresh key every time");
-    let sender = p256::PublicKey::from_sec1_bytes(&one.public).expect("sender key on the curve");
-    assert_eq!(&sender.to_uncompressed_point()[..], &one.public[..]);
-    let ua_side = ua.ecdh_for_tests(&sender);
+    let point = p256::PublicKey::from_sec1_bytes(&one.public).expect("sender key on the curve");
+    assert_eq!(&point.to_uncompressed_point()[..], &one.public[..]);
+    let sender = message::UaPublicKey::from_bytes(&one.public).expect("sender key");
+    let ua_side = ua.diffie_hellman(&sender);
     assert_eq!(&ua_side[..], &one.secret[..]);
 
     // Record layer: RFC 8188 Section 3.2's two-record body, sealed by one

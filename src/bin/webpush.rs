@@ -5,7 +5,8 @@
 //! webpush generate-vapid-keys [--out key.pem [--force] [--json]]
 //! webpush send --subscription sub.json --vapid-key key.pem --subject mailto:you@example.com \
 //!              (--payload TEXT | --payload-file FILE) [--ttl S] [--urgency U] [--topic T] \
-//!              [--ca-cert FILE] [--allow-http] [--allow-loopback] [--timeout S] [--json]
+//!              [--encoding aes128gcm|aesgcm] [--ca-cert FILE] [--allow-http] \
+//!              [--allow-loopback] [--timeout S] [--json]
 //! webpush send-batch --subscriptions subs.jsonl ...send options... \
 //!              [--concurrency N] [--retries N] [--report report.jsonl]
 //! webpush encrypt --p256dh KEY --auth SECRET [--pad N]    < plaintext > body

@@ -119,3 +119,127 @@ fn urgency_round_trips() {
     }
     assert_eq!(Urgency::parse("urgent"), None);
 }
+
+#[test]
+fn content_encoding_names_and_limits() {
+    assert_eq!(ContentEncoding::default(), ContentEncoding::Aes128Gcm);
+    assert_eq!(PushOptions::new().encoding(), ContentEncoding::Aes128Gcm);
+    assert_eq!(ContentEncoding::Aes128Gcm.as_str(), "aes128gcm");
+    assert_eq!(
+        ContentEncoding::parse(" AES128GCM "),
+        Some(ContentEncoding::Aes128Gcm)
+    );
+    assert_eq!(ContentEncoding::parse("gzip"), None);
+    assert_eq!(
+        ContentEncoding::Aes128Gcm.max_plaintext_len(),
+        MAX_PLAINTEXT_LEN
+    );
+    #[cfg(not(feature = "aesgcm"))]
+    assert_eq!(ContentEncoding::parse("aesgcm"), None);
+}
+
+#[cfg(feature = "aesgcm")]
+mod aesgcm_requests {
+    use super::*;
+    use crate::aesgcm::{self, Params};
+
+    fn legacy() -> PushOptions {
+        PushOptions::new().content_encoding(ContentEncoding::Aesgcm)
+    }
+
+    #[test]
+    fn names_and_limits() {
+        assert_eq!(ContentEncoding::Aesgcm.to_string(), "aesgcm");
+        assert_eq!(
+            ContentEncoding::parse("aesgcm"),
+            Some(ContentEncoding::Aesgcm)
+        );
+        assert_eq!(ContentEncoding::Aesgcm.max_plaintext_len(), 4078);
+    }
+
+    #[test]
+    fn legacy_request_has_the_draft_headers_and_decrypts() {
+        let (sub, ua, auth) = sub();
+        let signer = signer();
+        let options = legacy().ttl(60).urgency(Urgency::Low);
+        let req = build_request(&sub, b"hello", &options, Some(&signer)).unwrap();
+        let h = req.headers();
+        assert_eq!(h["ttl"], "60");
+        assert_eq!(h["urgency"], "low");
+        assert_eq!(h["content-encoding"], "aesgcm");
+        assert_eq!(h["content-type"], "application/octet-stream");
+        assert_eq!(h["content-length"], req.body().len().to_string().as_str());
+        assert_eq!(req.body().len(), 5 + aesgcm::RECORD_OVERHEAD);
+
+        let encryption = h["encryption"].to_str().unwrap();
+        assert!(encryption.starts_with("salt="), "{encryption}");
+        assert_eq!(encryption.len(), "salt=".len() + 22);
+        let crypto_key = h["crypto-key"].to_str().unwrap();
+        let (dh, p256ecdsa) = crypto_key.split_once(';').unwrap();
+        assert!(dh.starts_with("dh=") && dh.len() == 3 + 87, "{crypto_key}");
+        assert_eq!(p256ecdsa, format!("p256ecdsa={}", signer.public_key()));
+
+        let authorization = h["authorization"].to_str().unwrap();
+        assert!(h["authorization"].is_sensitive());
+        assert!(authorization.starts_with("WebPush "), "{authorization}");
+        let k = aesgcm::crypto_key_p256ecdsa(crypto_key).unwrap().unwrap();
+        let verified = token::verify_legacy(authorization, k, now()).unwrap();
+        assert_eq!(verified.claims.aud, "https://push.example.net:8443");
+
+        let params = Params::from_headers(encryption, crypto_key).unwrap();
+        assert_eq!(
+            aesgcm::decrypt(&ua, &auth, &params, req.body()).unwrap(),
+            b"hello"
+        );
+    }
+
+    #[test]
+    fn legacy_request_without_vapid_has_only_dh() {
+        let (sub, ua, auth) = sub();
+        let req = build_request(&sub, b"x", &legacy(), None).unwrap();
+        let h = req.headers();
+        assert!(h.get("authorization").is_none());
+        let crypto_key = h["crypto-key"].to_str().unwrap();
+        assert!(crypto_key.starts_with("dh=") && !crypto_key.contains(';'));
+        let params = Params::from_headers(h["encryption"].to_str().unwrap(), crypto_key).unwrap();
+        assert_eq!(
+            aesgcm::decrypt(&ua, &auth, &params, req.body()).unwrap(),
+            b"x"
+        );
+    }
+
+    #[test]
+    fn legacy_tickle_has_no_body_and_only_the_vapid_pair() {
+        let (sub, ..) = sub();
+        let signer = signer();
+        let req = build_request(&sub, b"", &legacy(), Some(&signer)).unwrap();
+        let h = req.headers();
+        assert!(req.body().is_empty());
+        assert_eq!(h["content-length"], "0");
+        assert!(h.get("content-encoding").is_none());
+        assert!(h.get("encryption").is_none());
+        assert_eq!(
+            h["crypto-key"],
+            format!("p256ecdsa={}", signer.public_key()).as_str()
+        );
+        assert!(h["authorization"].to_str().unwrap().starts_with("WebPush "));
+        let bare = build_request(&sub, b"", &legacy(), None).unwrap();
+        assert!(bare.headers().get("crypto-key").is_none());
+    }
+
+    #[test]
+    fn legacy_limit_is_4078_octets() {
+        let (sub, ..) = sub();
+        let max = build_request(&sub, &[1; 4078], &legacy(), None).unwrap();
+        assert_eq!(max.body().len(), message::MAX_BODY_LEN);
+        assert_eq!(
+            build_request(&sub, &[1; 4079], &legacy(), None).unwrap_err(),
+            BuildError::Encryption(CryptoError::PayloadTooLarge {
+                len: 4079,
+                max: 4078
+            })
+        );
+        // The same payload is too large for aes128gcm.
+        assert!(build_request(&sub, &[1; 4078], &PushOptions::new(), None).is_err());
+    }
+}

@@ -367,14 +367,52 @@ async fn body_needs_aes128gcm() {
     let fx = fixture().await;
     for push in [
         fx.push(b"x").without("content-encoding"),
+        #[cfg(not(feature = "aesgcm"))]
         fx.push(b"x").with("content-encoding", "aesgcm"),
         fx.push(b"x").with("content-encoding", "gzip"),
+        fx.push(b"x").with("content-encoding", "aes128gcm, gzip"),
     ] {
         assert_eq!(
             refusal(fx.send(push).await).await,
             (415, "UnsupportedContentEncoding".to_owned())
         );
     }
+}
+
+/// With feature `aesgcm`, an `aesgcm` label makes the service look for the
+/// legacy headers, and the body must decrypt as `aesgcm`.
+#[cfg(feature = "aesgcm")]
+#[tokio::test]
+async fn aesgcm_label_needs_the_legacy_headers_and_body() {
+    let fx = fixture().await;
+    let no_headers = fx.push(b"x").with("content-encoding", "aesgcm");
+    assert_eq!(
+        refusal(fx.send(no_headers).await).await,
+        (400, "InvalidEncryptionHeader".to_owned())
+    );
+    let params = crate::aesgcm::encrypt(fx.sub.p256dh(), fx.sub.auth(), b"y", Padding::None)
+        .unwrap()
+        .params()
+        .clone();
+    // Well-formed headers, but the body is an aes128gcm one.
+    let wrong_body = fx
+        .push(b"x")
+        .with("content-encoding", "aesgcm")
+        .with("encryption", &params.encryption_header())
+        .with("crypto-key", &params.crypto_key_header());
+    assert_eq!(
+        refusal(fx.send(wrong_body).await).await,
+        (400, "DecryptionFailed".to_owned())
+    );
+    let no_dh = fx
+        .push(b"x")
+        .with("content-encoding", "aesgcm")
+        .with("encryption", &params.encryption_header())
+        .with("crypto-key", "keyid=a");
+    assert_eq!(
+        refusal(fx.send(no_dh).await).await,
+        (400, "InvalidCryptoKeyHeader".to_owned())
+    );
 }
 
 #[tokio::test]

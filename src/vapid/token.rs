@@ -336,6 +336,40 @@ pub fn verify(authorization: &str, now: u64) -> Result<Verified, VapidError> {
     }
     let t = t.ok_or(bad("missing t="))?;
     let k = k.ok_or(bad("missing k="))?;
+    verify_token(t, k, now)
+}
+
+/// Verifies the legacy pair that goes with the `aesgcm` coding, as a push
+/// service does: `Authorization: WebPush <jwt>` and the key from the
+/// `p256ecdsa` parameter of `Crypto-Key` (see
+/// [`crate::aesgcm::crypto_key_p256ecdsa`]). The token is checked exactly as
+/// [`verify`] checks the `t` parameter.
+///
+/// # Errors
+/// As [`verify`].
+#[cfg(feature = "aesgcm")]
+pub fn verify_legacy(
+    authorization: &str,
+    p256ecdsa: &str,
+    now: u64,
+) -> Result<Verified, VapidError> {
+    let bad = VapidError::Malformed;
+    if authorization.len() > MAX_HEADER_LEN {
+        return Err(bad("Authorization value over 4096 octets"));
+    }
+    let (scheme, jwt) = authorization
+        .trim()
+        .split_once(' ')
+        .ok_or(bad("no auth scheme"))?;
+    if !scheme.eq_ignore_ascii_case("webpush") {
+        return Err(bad("auth scheme is not WebPush"));
+    }
+    verify_token(jwt.trim(), p256ecdsa.trim(), now)
+}
+
+/// Verifies a JWT `t` under the public key `k` (base64url).
+fn verify_token(t: &str, k: &str, now: u64) -> Result<Verified, VapidError> {
+    let bad = VapidError::Malformed;
     let public_key = b64::decode_array::<65>(k).map_err(|_| VapidError::PublicKey)?;
     let verifying =
         VerifyingKey::from_sec1_bytes(&public_key).map_err(|_| VapidError::PublicKey)?;

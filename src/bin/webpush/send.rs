@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use webpush::message::MAX_PLAINTEXT_LEN;
 use webpush::outcome::{Delivered, SendError};
 use webpush::policy::EndpointPolicy;
-use webpush::request::{DEFAULT_TTL, PushOptions, Topic, Urgency};
+use webpush::request::{ContentEncoding, DEFAULT_TTL, PushOptions, Topic, Urgency};
 use webpush::sender::ReqwestSender;
 use webpush::subscription::MAX_JSON_LEN;
 use webpush::vapid::{Subject, VapidSigner};
@@ -45,6 +44,11 @@ pub(crate) struct SendOptions {
     /// one (1 to 32 characters of A-Z a-z 0-9 - _).
     #[arg(long, value_name = "T", value_parser = parse_topic, allow_hyphen_values = true)]
     pub(crate) topic: Option<Topic>,
+    /// Content coding: aes128gcm (RFC 8291, what every current browser
+    /// accepts), or the legacy aesgcm (draft-ietf-webpush-encryption-04) for
+    /// subscriptions that still need it.
+    #[arg(long, value_name = "ENCODING", default_value = "aes128gcm")]
+    pub(crate) encoding: EncodingArg,
     /// Also trust the root certificate(s) in this PEM file.
     #[arg(long, value_name = "FILE")]
     pub(crate) ca_cert: Option<PathBuf>,
@@ -91,6 +95,22 @@ impl From<UrgencyArg> for Urgency {
     }
 }
 
+/// `--encoding` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum EncodingArg {
+    Aes128gcm,
+    Aesgcm,
+}
+
+impl From<EncodingArg> for ContentEncoding {
+    fn from(e: EncodingArg) -> Self {
+        match e {
+            EncodingArg::Aes128gcm => Self::Aes128Gcm,
+            EncodingArg::Aesgcm => Self::Aesgcm,
+        }
+    }
+}
+
 fn parse_topic(s: &str) -> Result<Topic, String> {
     Topic::new(s).map_err(|e| e.to_string())
 }
@@ -106,31 +126,36 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 }
 
 impl SendOptions {
-    /// The payload, checked against what one message carries.
+    /// The payload, checked against what one message carries in the chosen
+    /// content coding.
     pub(crate) fn load_payload(&self) -> Result<Vec<u8>, Fail> {
+        let max = ContentEncoding::from(self.encoding).max_plaintext_len();
         let payload = match (&self.payload.payload, &self.payload.payload_file) {
             (Some(text), _) => text.as_bytes().to_vec(),
-            (None, Some(path)) => read_file_capped(path, "payload file", MAX_PLAINTEXT_LEN)
-                .map_err(|f| {
-                    Fail::input(format!(
-                        "{}; one push message carries at most {MAX_PLAINTEXT_LEN} octets",
-                        f.message
-                    ))
-                })?,
+            (None, Some(path)) => read_file_capped(path, "payload file", max).map_err(|f| {
+                Fail::input(format!(
+                    "{}; one {} push message carries at most {max} octets",
+                    f.message,
+                    ContentEncoding::from(self.encoding)
+                ))
+            })?,
             (None, None) => Vec::new(),
         };
-        if payload.len() > MAX_PLAINTEXT_LEN {
+        if payload.len() > max {
             return Err(Fail::input(format!(
-                "payload is {} octets; one push message carries at most {MAX_PLAINTEXT_LEN}",
-                payload.len()
+                "payload is {} octets; one {} push message carries at most {max}",
+                payload.len(),
+                ContentEncoding::from(self.encoding)
             )));
         }
         Ok(payload)
     }
 
-    /// TTL, urgency and topic.
+    /// TTL, urgency, topic and content coding.
     pub(crate) fn push_options(&self) -> PushOptions {
-        let mut options = PushOptions::new().ttl(self.ttl);
+        let mut options = PushOptions::new()
+            .ttl(self.ttl)
+            .content_encoding(self.encoding.into());
         if let Some(u) = self.urgency {
             options = options.urgency(u.into());
         }

@@ -282,3 +282,32 @@ mod prop {
         }
     }
 }
+
+#[cfg(feature = "aesgcm")]
+#[test]
+fn legacy_webpush_scheme_verifies_with_the_crypto_key_key() {
+    let key = VapidKey::generate().unwrap();
+    let aud = Audience::parse("https://push.example.net").unwrap();
+    let sub = Subject::parse("mailto:ops@example.com").unwrap();
+    let now = 1_700_000_000;
+    let jwt = sign(&key, &aud, &sub, now + 3600, now).unwrap();
+    let (authorization, crypto_key) = legacy_headers(&jwt, &key.public_key_base64());
+    let k = crypto_key.strip_prefix("p256ecdsa=").unwrap();
+    let verified = verify_legacy(&authorization, k, now).unwrap();
+    assert_eq!(verified.claims.aud, "https://push.example.net");
+    assert_eq!(verified.public_key[..], b64::decode_vec(k).unwrap()[..]);
+    // Another key, another scheme, an expired token: refused.
+    let other = VapidKey::generate().unwrap().public_key_base64();
+    assert_eq!(
+        verify_legacy(&authorization, &other, now),
+        Err(VapidError::BadSignature)
+    );
+    assert!(matches!(
+        verify_legacy(&format!("vapid {jwt}"), k, now),
+        Err(VapidError::Malformed(_))
+    ));
+    assert_eq!(
+        verify_legacy(&authorization, k, now + 3600),
+        Err(VapidError::Expired)
+    );
+}
