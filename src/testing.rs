@@ -20,6 +20,12 @@
 //!     println!("{} octets, TTL {}", msg.payload.len(), msg.ttl);
 //! }
 //! service.set_fault(&sub, Fault::Gone); // the next pushes get 410
+//! // A transient failure: each message's first request gets 429, a retry
+//! // (the same encrypted body again) goes through.
+//! service.set_fault(
+//!     &sub,
+//!     Fault::FirstAttempt(Box::new(Fault::RateLimited { retry_after: "1".into() })),
+//! );
 //! # Ok(()) }
 //! ```
 //!
@@ -31,7 +37,7 @@
 //! | check | status | reason |
 //! |---|---|---|
 //! | the path names a subscription of this service | 404 | `UnknownSubscription` |
-//! | (a [`Fault`] set for that subscription answers here) | | |
+//! | (a [`Fault`] set for that subscription answers here; [`Fault::FirstAttempt`] reads the body first, answering 413 `PayloadTooLarge` when it is too long) | | |
 //! | method is `POST` | 405 | `MethodNotAllowed` |
 //! | `TTL` present, a non-negative integer | 400 | `InvalidTTL` |
 //! | `Urgency`, if present, is `very-low`, `low`, `normal` or `high` | 400 | `InvalidUrgency` |
@@ -47,7 +53,8 @@
 //! | `sub` is a `mailto:` address or an `https:` URL ([`Subject::parse`], unchanged) | 403 | `BadJwtToken` |
 //! | the body decrypts with the subscription's keys (`aesgcm`: with the salt, record size and `dh` of its headers) | 400 | `DecryptionFailed` |
 //!
-//! A request that passes is recorded (see [`LocalPushService::received`]) and
+//! A request that passes is recorded (see [`LocalPushService::received`] and
+//! [`LocalPushService::take_received`]) and
 //! answered `201 Created` with `Location: https://127.0.0.1:<port>/message/<id>`
 //! and the `TTL` echoed. An empty body is a valid "tickle" push and needs no
 //! encryption headers. Any other path gets 404.
@@ -55,7 +62,7 @@
 use core::fmt;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -74,6 +81,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use sha2::{Digest, Sha256};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -100,6 +108,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Messages kept per subscription; older ones are dropped first.
 const MAX_RECEIVED: usize = 10_000;
+/// Message digests remembered per subscription for [`Fault::FirstAttempt`];
+/// older ones are forgotten first.
+const MAX_FIRST_ATTEMPTS: usize = 10_000;
 
 /// Errors of [`LocalPushService`].
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +180,13 @@ pub enum Fault {
         /// The body length.
         len: usize,
     },
+    /// A transient failure: the first request carrying a given body (a
+    /// message: each has its own salt and ephemeral key) gets the inner
+    /// fault, and every later request with the same body, such as a retry,
+    /// is handled normally. The last 10,000 bodies are remembered (as
+    /// SHA-256 digests) per subscription. Empty bodies (tickles) are all
+    /// the same message.
+    FirstAttempt(Box<Fault>),
 }
 
 /// A push message delivered to a subscription, decrypted as the browser
@@ -213,7 +231,33 @@ struct SubState {
     auth: AuthSecret,
     vapid_key: [u8; 65],
     fault: Option<Fault>,
-    received: Vec<ReceivedMessage>,
+    received: VecDeque<ReceivedMessage>,
+    first_attempts: FirstAttempts,
+}
+
+/// The digests of the bodies that met a [`Fault::FirstAttempt`], oldest
+/// first, at most [`MAX_FIRST_ATTEMPTS`].
+#[derive(Default)]
+struct FirstAttempts {
+    order: VecDeque<[u8; 32]>,
+    seen: HashSet<[u8; 32]>,
+}
+
+impl FirstAttempts {
+    /// Whether `body` comes for the first time; remembers it.
+    fn first(&mut self, body: &[u8]) -> bool {
+        let digest: [u8; 32] = Sha256::digest(body).into();
+        if !self.seen.insert(digest) {
+            return false;
+        }
+        self.order.push_back(digest);
+        while self.order.len() > MAX_FIRST_ATTEMPTS {
+            if let Some(old) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        true
+    }
 }
 
 /// State shared between the handle and the server tasks.
@@ -387,7 +431,8 @@ impl LocalPushService {
                 auth,
                 vapid_key: *vapid.as_bytes(),
                 fault: None,
-                received: Vec::new(),
+                received: VecDeque::new(),
+                first_attempts: FirstAttempts::default(),
             },
         );
         Ok(sub)
@@ -398,7 +443,26 @@ impl LocalPushService {
     #[must_use]
     pub fn received(&self, sub: &Subscription) -> Vec<ReceivedMessage> {
         self.id_of(sub)
-            .and_then(|id| self.state.subs().get(id).map(|s| s.received.clone()))
+            .and_then(|id| {
+                self.state
+                    .subs()
+                    .get(id)
+                    .map(|s| s.received.iter().cloned().collect())
+            })
+            .unwrap_or_default()
+    }
+
+    /// The messages delivered to `sub` since the last call, oldest first,
+    /// removed from the service: for long runs, whose messages would
+    /// otherwise pile up (up to 10,000 per subscription).
+    pub fn take_received(&self, sub: &Subscription) -> Vec<ReceivedMessage> {
+        self.id_of(sub)
+            .and_then(|id| {
+                self.state
+                    .subs()
+                    .get_mut(id)
+                    .map(|s| s.received.drain(..).collect())
+            })
             .unwrap_or_default()
     }
 
@@ -576,6 +640,26 @@ async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Respons
         };
         (s.ua.clone(), s.auth.clone(), s.vapid_key, s.fault.clone())
     };
+    let (fault, req) = match fault {
+        Some(Fault::FirstAttempt(inner)) => {
+            let (parts, body) = req.into_parts();
+            let body = match read_body(&parts.headers, body).await {
+                Ok(body) => body,
+                Err(refusal) => return refusal.into_response(),
+            };
+            let first = state
+                .subs()
+                .get_mut(&id)
+                .is_some_and(|s| s.first_attempts.first(&body));
+            let mut inner = *inner;
+            while let Fault::FirstAttempt(next) = inner {
+                inner = *next;
+            }
+            let req = Request::from_parts(parts, Either::Right(Full::new(body)));
+            (first.then_some(inner), req)
+        }
+        fault => (fault, req.map(Either::Left)),
+    };
     match fault {
         None => {}
         Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
@@ -590,6 +674,9 @@ async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Respons
         .unwrap_or_else(Refusal::into_response)
 }
 
+/// A request body: as it arrives, or read already.
+type ReqBody = Either<Incoming, Full<Bytes>>;
+
 /// The checks of a push request, in order; `Err` is the refusal.
 async fn accept(
     state: &State,
@@ -597,7 +684,7 @@ async fn accept(
     ua: &UaKeyPair,
     auth: &AuthSecret,
     vapid_key: &[u8; 65],
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
 ) -> Result<Response<ResBody>, Refusal> {
     if req.method() != Method::POST {
         return Err(Refusal::new(
@@ -642,33 +729,7 @@ async fn accept(
         ));
     }
 
-    let too_large = || {
-        Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PayloadTooLarge",
-            "the body is over 4096 octets",
-        )
-    };
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let limit = u64::try_from(MAX_BODY_LEN).unwrap_or(u64::MAX);
-    if declared.is_some_and(|n| n > limit) || body.size_hint().lower() > limit {
-        return Err(too_large());
-    }
-    // Never holds more than the limit: the read stops at the frame past it.
-    let body = match Limited::new(body, MAX_BODY_LEN).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-        Err(_) => {
-            return Err(Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "BadBody",
-                "the body could not be read",
-            ));
-        }
-    };
+    let body = read_body(headers, body).await?;
 
     let content_encoding = optional_header(headers, CONTENT_ENCODING)
         .map_err(bad_header("UnsupportedContentEncoding"))?;
@@ -727,9 +788,9 @@ async fn accept(
         let mut subs = state.subs();
         if let Some(s) = subs.get_mut(id) {
             if s.received.len() >= MAX_RECEIVED {
-                s.received.remove(0);
+                s.received.pop_front();
             }
-            s.received.push(ReceivedMessage {
+            s.received.push_back(ReceivedMessage {
                 payload,
                 ttl,
                 urgency,
@@ -748,6 +809,40 @@ async fn accept(
     resp.headers_mut()
         .insert(HeaderName::from_static("ttl"), HeaderValue::from(ttl));
     Ok(resp)
+}
+
+/// The body, at most [`MAX_BODY_LEN`] octets (413 past that, declared or
+/// read).
+async fn read_body<B>(headers: &HeaderMap, body: B) -> Result<Bytes, Refusal>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let too_large = || {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            "the body is over 4096 octets",
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let limit = u64::try_from(MAX_BODY_LEN).unwrap_or(u64::MAX);
+    if declared.is_some_and(|n| n > limit) || body.size_hint().lower() > limit {
+        return Err(too_large());
+    }
+    // Never holds more than the limit: the read stops at the frame past it.
+    match Limited::new(body, MAX_BODY_LEN).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(_) => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "BadBody",
+            "the body could not be read",
+        )),
+    }
 }
 
 /// What a `415` names as supported.
@@ -969,7 +1064,7 @@ fn fault_response(fault: Fault) -> Response<ResBody> {
             Either::Right(Filler { remaining: len }),
         ),
         // Handled before answering; never reached with these.
-        Fault::Delay(_) | Fault::DropConnection => refuse(
+        Fault::Delay(_) | Fault::DropConnection | Fault::FirstAttempt(_) => refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalServerError",
             "unexpected fault",

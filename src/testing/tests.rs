@@ -255,6 +255,131 @@ async fn messages_are_kept_in_order_per_subscription() {
 }
 
 #[tokio::test]
+async fn take_received_drains_what_was_delivered() {
+    let fx = fixture().await;
+    for i in 0..3u8 {
+        assert_eq!(fx.send(fx.push(&[i])).await.status(), 201);
+    }
+    let taken: Vec<_> = fx
+        .svc
+        .take_received(&fx.sub)
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    assert_eq!(taken, [vec![0], vec![1], vec![2]]);
+    assert!(fx.svc.received(&fx.sub).is_empty());
+    assert!(fx.svc.take_received(&fx.sub).is_empty());
+    assert_eq!(fx.send(fx.push(b"next")).await.status(), 201);
+    let taken = fx.svc.take_received(&fx.sub);
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].payload, b"next");
+    // Another service's subscription: nothing, and nothing taken here.
+    let other = LocalPushService::start().await.unwrap();
+    let foreign = other.subscribe(&fx.key.public_key_base64()).unwrap();
+    assert!(fx.svc.take_received(&foreign).is_empty());
+}
+
+#[tokio::test]
+async fn first_attempt_fault_fails_each_message_once() {
+    let fx = fixture().await;
+    fx.svc.set_fault(
+        &fx.sub,
+        Fault::FirstAttempt(Box::new(Fault::RateLimited {
+            retry_after: "7".to_owned(),
+        })),
+    );
+    let first = fx.push(b"one");
+    let body = first.body.clone();
+    let resp = fx.send(first).await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()[RETRY_AFTER], "7");
+    assert!(fx.svc.received(&fx.sub).is_empty());
+    // The same message again, as a retry sends it: handled normally, and
+    // so is any later copy.
+    for _ in 0..2 {
+        assert_eq!(fx.send(fx.push(b"").body(body.clone())).await.status(), 201);
+    }
+    // A new message meets the fault again.
+    assert_eq!(fx.send(fx.push(b"two")).await.status(), 429);
+    let payloads: Vec<_> = fx
+        .svc
+        .take_received(&fx.sub)
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    assert_eq!(payloads, [b"one".to_vec(), b"one".to_vec()]);
+
+    // Nested: the innermost fault applies, once.
+    fx.svc.set_fault(
+        &fx.sub,
+        Fault::FirstAttempt(Box::new(Fault::FirstAttempt(Box::new(Fault::Gone)))),
+    );
+    let push = fx.push(b"three");
+    let body = push.body.clone();
+    assert_eq!(
+        refusal(fx.send(push).await).await,
+        (410, "Unregistered".to_owned())
+    );
+    assert_eq!(fx.send(fx.push(b"").body(body)).await.status(), 201);
+
+    // The checks after the fault still apply to the retry.
+    fx.svc
+        .set_fault(&fx.sub, Fault::FirstAttempt(Box::new(Fault::Gone)));
+    let push = fx.push(b"four").without("ttl");
+    let body = push.body.clone();
+    assert_eq!(fx.send(push).await.status(), 410);
+    let retry = fx.push(b"").body(body).without("ttl");
+    assert_eq!(
+        refusal(fx.send(retry).await).await,
+        (400, "InvalidTTL".to_owned())
+    );
+    // A body over the limit is refused before the fault.
+    let big = fx.push(b"x").body(vec![0; MAX_BODY_LEN + 1]);
+    assert_eq!(
+        refusal(fx.send(big).await).await,
+        (413, "PayloadTooLarge".to_owned())
+    );
+    assert_eq!(fx.svc.received(&fx.sub).len(), 1);
+}
+
+#[tokio::test]
+async fn first_attempt_fault_with_delay_and_dropped_connection() {
+    let fx = fixture().await;
+    let impatient = client_with(&fx.svc, H2, Duration::from_millis(200));
+    fx.svc.set_fault(
+        &fx.sub,
+        Fault::FirstAttempt(Box::new(Fault::Delay(Duration::from_secs(2)))),
+    );
+    let push = fx.push(b"slow");
+    let body = push.body.clone();
+    let err = push.send(&impatient).await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    let resp = fx.push(b"").body(body).send(&impatient).await.unwrap();
+    assert_eq!(resp.status(), 201);
+
+    fx.svc.set_fault(
+        &fx.sub,
+        Fault::FirstAttempt(Box::new(Fault::DropConnection)),
+    );
+    let push = fx.push(b"dropped");
+    let body = push.body.clone();
+    let err = push.send(&fx.client).await.unwrap_err();
+    assert!(err.is_request() && !err.is_timeout(), "{err:?}");
+    assert_eq!(fx.send(fx.push(b"").body(body)).await.status(), 201);
+
+    // The timed-out first attempt was abandoned with its stream, never
+    // recorded, even once its delay has passed.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let payloads: Vec<_> = fx
+        .svc
+        .received(&fx.sub)
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    assert_eq!(payloads, [b"slow".to_vec(), b"dropped".to_vec()]);
+}
+
+#[tokio::test]
 async fn tickle_push_needs_no_encryption_headers() {
     let fx = fixture().await;
     let push = fx.push(b"").body(Vec::new()).without("content-encoding");
