@@ -65,7 +65,7 @@ pub struct Records {
 const MAX_RECORDS: usize = 16;
 
 /// Target `ece_records`: [`decrypt`] must give what a direct reading of RFC
-/// 8188 gives for the same records ([`expected`]), and [`encrypt`] then
+/// 8188 gives for the same records (`expected`), and [`encrypt`] then
 /// [`decrypt`] must give back the data.
 ///
 /// # Panics
