@@ -739,5 +739,10 @@ pub mod hazmat {
     }
 }
 
+/// Entry points for the `fuzz/` targets (internal feature `__fuzz`).
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(test)]
 mod tests;

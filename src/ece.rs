@@ -578,5 +578,10 @@ fn open_all<C: RecordCipher>(
     Ok(())
 }
 
+/// Entry points for the `fuzz/` targets (internal feature `__fuzz`).
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(test)]
 mod tests;

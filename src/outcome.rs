@@ -33,6 +33,10 @@ use crate::vapid::VapidError;
 /// The longest delay [`parse_retry_after`] returns: `u32::MAX` seconds (about
 /// 136 years). Larger values are capped; clamp further before sleeping.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(u32::MAX as u64);
+/// The longest `Retry-After` value [`parse_retry_after`] reads, in octets;
+/// longer values give `None` unread. An HTTP-date is at most 33 octets
+/// (RFC 850 form), and 20 digits already exceed [`MAX_RETRY_AFTER`].
+pub const MAX_RETRY_AFTER_LEN: usize = 64;
 
 /// The most characters [`SendError::reason`] returns (escapes included).
 const MAX_REASON_CHARS: usize = 200;
@@ -629,9 +633,13 @@ fn redact_urls(text: &str) -> String {
 ///
 /// Surrounding spaces are ignored. A date in the past gives
 /// `Some(Duration::ZERO)`; values over [`MAX_RETRY_AFTER`] are capped;
-/// anything else (negative or fractional numbers, garbage) gives `None`.
+/// anything else (negative or fractional numbers, garbage, a value longer
+/// than [`MAX_RETRY_AFTER_LEN`] octets) gives `None`.
 #[must_use]
 pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
+    if value.len() > MAX_RETRY_AFTER_LEN {
+        return None;
+    }
     let bytes = trim_ows(value.as_bytes());
     if bytes.is_empty() {
         return None;
@@ -843,6 +851,11 @@ const fn civil_year(days: i64) -> i64 {
         year
     }
 }
+
+/// Entry points for the `fuzz/` targets (internal feature `__fuzz`).
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
 
 #[cfg(test)]
 mod tests;

@@ -96,7 +96,10 @@ impl From<serde_json::Error> for SubscriptionError {
 /// The wire form, field for field as `PushSubscription.toJSON()` writes it.
 /// Every field is optional here so that a missing one becomes a
 /// [`SubscriptionError::Missing`] naming it; unknown fields are ignored.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` shows only the endpoint's origin (see [`Endpoint`]) and hides
+/// `auth`.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct SubscriptionJson {
@@ -107,6 +110,22 @@ pub struct SubscriptionJson {
     pub expiration_time: Option<f64>,
     /// The keys.
     pub keys: Option<KeysJson>,
+}
+
+impl fmt::Debug for SubscriptionJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The endpoint is a capability: its origin, or only its length when
+        // it does not parse.
+        let endpoint = self.endpoint.as_deref().map(|e| match Endpoint::parse(e) {
+            Ok(endpoint) => format!("{}/…", endpoint.origin()),
+            Err(_) => format!("<{} octets>", e.len()),
+        });
+        f.debug_struct("SubscriptionJson")
+            .field("endpoint", &endpoint)
+            .field("expiration_time", &self.expiration_time)
+            .field("keys", &self.keys)
+            .finish()
+    }
 }
 
 /// The `keys` object of [`SubscriptionJson`].
@@ -355,6 +374,11 @@ impl From<Subscription> for SubscriptionJson {
         }
     }
 }
+
+/// Entry points for the `fuzz/` targets (internal feature `__fuzz`).
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
 
 #[cfg(test)]
 mod tests;

@@ -296,6 +296,22 @@ fn retry_after_table() {
 }
 
 #[test]
+fn retry_after_longer_than_the_limit_is_not_read() {
+    let at_limit = format!("{:0>1$}", 30, MAX_RETRY_AFTER_LEN);
+    let value = HeaderValue::from_str(&at_limit).unwrap();
+    assert_eq!(
+        parse_retry_after(&value, now()),
+        Some(Duration::from_secs(30))
+    );
+    let over = format!("0{at_limit}");
+    let value = HeaderValue::from_str(&over).unwrap();
+    assert_eq!(parse_retry_after(&value, now()), None);
+    let spaced = format!("{}30", " ".repeat(MAX_RETRY_AFTER_LEN));
+    let value = HeaderValue::from_str(&spaced).unwrap();
+    assert_eq!(parse_retry_after(&value, now()), None);
+}
+
+#[test]
 fn retry_after_subsecond_now() {
     let now = UNIX_EPOCH + Duration::from_millis((DATE_SECS - 30) * 1000 + 250);
     let v = HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT");

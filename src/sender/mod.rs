@@ -19,6 +19,18 @@ pub use reqwest_sender::{BuildError, ReqwestSender, ReqwestSenderBuilder};
 /// Push services answer with a few hundred octets at most.
 pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
 
+/// The most response header fields the default sender (`ReqwestSender`,
+/// feature `client`) accepts over HTTP/1.1; a response with more fails as a
+/// transport error. Push services send a dozen or two. Over HTTP/1.1 the
+/// whole response head is also bounded by hyper's read buffer (about
+/// 400 KiB).
+pub const MAX_RESPONSE_HEADERS: usize = 100;
+
+/// The largest response header list (decoded names and values plus 32
+/// octets per field, RFC 9113 `SETTINGS_MAX_HEADER_LIST_SIZE`) the default
+/// sender accepts over HTTP/2; a larger one fails the request.
+pub const MAX_RESPONSE_HEADER_LIST_SIZE: u32 = 16 * 1024;
+
 /// A boxed, `Send` future: what [`Sender::send`] returns, so that the trait
 /// works both as a generic bound and as `dyn Sender`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -54,7 +66,8 @@ impl PushResponse {
 }
 
 /// Headers whose values `Debug` never prints: they may carry URLs at the
-/// push service (the message's `Location`) or session state.
+/// push service (the message's `Location`) or session state. Values of any
+/// header that contain `://` are not printed either.
 const REDACTED_HEADERS: &[http::header::HeaderName] = &[
     http::header::LOCATION,
     http::header::CONTENT_LOCATION,
@@ -68,7 +81,10 @@ impl fmt::Debug for HeadersDebug<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
         for (name, value) in self.0 {
-            if REDACTED_HEADERS.contains(name) {
+            // Any other header may echo the endpoint too (WNS's
+            // `X-WNS-Error-Description` does): values holding a URL are
+            // redacted as well.
+            if REDACTED_HEADERS.contains(name) || contains_url(value.as_bytes()) {
                 m.entry(name, &format_args!("<redacted>"));
             } else {
                 m.entry(name, value);
@@ -76,6 +92,11 @@ impl fmt::Debug for HeadersDebug<'_> {
         }
         m.finish()
     }
+}
+
+/// Whether `value` holds `://`, the mark of an absolute URL.
+fn contains_url(value: &[u8]) -> bool {
+    value.windows(3).any(|w| w == b"://")
 }
 
 impl fmt::Debug for PushResponse {

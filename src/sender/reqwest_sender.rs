@@ -13,7 +13,8 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use super::{
-    BoxFuture, MAX_RESPONSE_BODY, PushResponse, Sender, TransportError, TransportErrorKind,
+    BoxFuture, MAX_RESPONSE_BODY, MAX_RESPONSE_HEADER_LIST_SIZE, MAX_RESPONSE_HEADERS,
+    PushResponse, Sender, TransportError, TransportErrorKind,
 };
 use crate::policy::{EndpointPolicy, PolicyError};
 
@@ -63,7 +64,9 @@ pub enum BuildError {
 ///   checked here: the URL rules ([`EndpointPolicy::check_endpoint`], applied
 ///   by the client before sending) refuse them.
 /// - No redirects, no cookies, no decompression, no proxy from the
-///   environment; at most [`MAX_RESPONSE_BODY`] octets of body are read.
+///   environment; at most [`MAX_RESPONSE_BODY`] octets of body are read, and
+///   at most [`MAX_RESPONSE_HEADERS`] header fields (HTTP/1.1) or
+///   [`MAX_RESPONSE_HEADER_LIST_SIZE`] octets of headers (HTTP/2) accepted.
 /// - Errors never contain the endpoint URL.
 ///
 /// Cloning is cheap and shares the connection pool.
@@ -480,7 +483,10 @@ impl ReqwestSenderBuilder {
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
             .pool_idle_timeout(self.pool_idle_timeout)
-            .pool_max_idle_per_host(self.pool_max_idle_per_host);
+            .pool_max_idle_per_host(self.pool_max_idle_per_host)
+            // Explicit, so that a dependency update cannot loosen them.
+            .http1_max_headers(MAX_RESPONSE_HEADERS)
+            .http2_max_header_list_size(MAX_RESPONSE_HEADER_LIST_SIZE);
         builder = match &proxy {
             Some((proxy, _)) => builder.proxy(proxy.clone()),
             None => builder.no_proxy(),

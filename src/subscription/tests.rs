@@ -246,6 +246,22 @@ fn origin_keeps_non_default_ports() {
     }
 }
 
+/// Fuzz finding (target `subscription`, input
+/// `fuzz/corpus/subscription/seed-regress-auth-text-in-host`): an endpoint
+/// host may contain the text of `auth`. `Debug` shows the origin, so the text
+/// appears there, but the `auth` field itself stays redacted.
+#[test]
+fn auth_text_inside_the_endpoint_host_shows_only_as_part_of_the_origin() {
+    let input = r#"{"endpoint": "https://updates.pBZMHBqTH6r4Tts7J_aSIggA", "eionTime": null, "keys": {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4", "auth": "BZMHBqTH6r4Tts7J_aSIgg"}}"#;
+    let sub = Subscription::from_json(input).unwrap();
+    let auth = sub.auth().expose_base64();
+    let debug = format!("{sub:?}");
+    assert_eq!(debug.matches(auth.as_str()).count(), 1, "{debug}");
+    assert!(debug.contains("auth: AuthSecret(..)"), "{debug}");
+    #[cfg(feature = "__fuzz")]
+    super::fuzz::json(input.as_bytes());
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;

@@ -716,5 +716,10 @@ fn boundary<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
     line.strip_prefix(prefix)?.strip_suffix("-----")
 }
 
+/// Entry points for the `fuzz/` targets (internal feature `__fuzz`).
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
+
 #[cfg(test)]
 mod tests;

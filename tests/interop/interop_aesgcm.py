@@ -5,35 +5,37 @@ encryption-04): webpush (Rust, feature `aesgcm`) against Python `http_ece`.
 Usage: python3 tests/interop/interop_aesgcm.py PATH/TO/interop_peer
 
 The peer is `examples/interop_peer.rs` built with `--features aesgcm` (JSON
-request/response, one per line). It is spawned once and serves every case.
+request/response, one per line). It is spawned once and serves every case;
+the peer handling, the helpers and the case runner are shared in `harness.py`.
 Each case prints one line; the last line is exactly `N passed, M failed`.
 Exit status: 0 when every case passed, 1 when a case failed, 2 when setup
 failed (import, spawn, peer crash, peer built without the feature).
 """
 
-import base64
-import json
 import os
 import random
-import subprocess
 import sys
-import threading
-import traceback
+
+from harness import (
+    SetupError,
+    b64d,
+    b64e,
+    check,
+    check_plaintext,
+    flip_bit,
+    import_failed,
+    new_key,
+    private_bytes,
+    public_bytes,
+    run,
+)
 
 try:
-    import importlib.metadata as metadata
-
     import http_ece
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        PublicFormat,
-    )
 except Exception as exc:  # never skip silently
-    print(f"SETUP ERROR: cannot import http_ece/cryptography: {exc!r}", file=sys.stderr)
-    print("install them with: pip install -r tests/interop/requirements.txt", file=sys.stderr)
-    sys.exit(2)
+    import_failed("http_ece/cryptography", exc)
 
 REQUEST_TIMEOUT = 120  # seconds per request (debug builds, many small records)
 OVERHEAD = 18  # 2-octet padding length + 16-octet tag, per record
@@ -55,108 +57,6 @@ DRAFT = {
 }
 
 rng = random.Random(4)  # plaintexts and salts are reproducible; keys are not
-
-
-class SetupError(Exception):
-    """The peer cannot be used at all: abort the run."""
-
-
-def b64e(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64d(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def new_key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def public_bytes(key):
-    return key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-
-
-def private_bytes(key):
-    return key.private_numbers().private_value.to_bytes(32, "big")
-
-
-def flip_bit(body, index, bit=0):
-    out = bytearray(body)
-    out[index] ^= 1 << bit
-    return bytes(out)
-
-
-class Peer:
-    def __init__(self, path):
-        try:
-            self.proc = subprocess.Popen(
-                [path],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=sys.stderr,
-                text=True,
-                encoding="utf-8",
-                bufsize=1,
-            )
-        except OSError as exc:
-            raise SetupError(f"cannot spawn peer {path!r}: {exc}") from exc
-
-    def call(self, **request):
-        line = json.dumps(request)
-        timer = threading.Timer(REQUEST_TIMEOUT, self.proc.kill)
-        timer.start()
-        try:
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
-            reply = self.proc.stdout.readline()
-        except (BrokenPipeError, OSError) as exc:
-            raise SetupError(f"peer pipe failed: {exc}") from exc
-        finally:
-            timer.cancel()
-        if not reply:
-            raise SetupError(
-                f"peer exited or timed out (status {self.proc.poll()}) on op {request['op']}"
-            )
-        return json.loads(reply)
-
-    def ok(self, key, **request):
-        """Calls the peer and returns the decoded `key` field, or fails."""
-        reply = self.call(**request)
-        if "error" in reply:
-            raise AssertionError(f"peer error: {reply['error']}")
-        return b64d(reply[key])
-
-    def expect_error(self, **request):
-        reply = self.call(**request)
-        if "error" not in reply:
-            raise AssertionError(f"peer accepted it: {json.dumps(reply)[:200]}")
-        return reply["error"]
-
-    def close(self):
-        self.proc.stdin.close()
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return None
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def check_plaintext(got, want):
-    if got != want:
-        prefix = 0
-        while prefix < min(len(got), len(want)) and got[prefix] == want[prefix]:
-            prefix += 1
-        raise AssertionError(
-            f"plaintext mismatch: got {len(got)} octets, want {len(want)}, "
-            f"first difference at {prefix}"
-        )
-
 
 
 def key_from_private(b64):
@@ -196,7 +96,7 @@ def headers_for(salt, sender, rs=DEFAULT_RS, style="plain"):
 
 
 def our_decrypt(peer, ua, auth, body, encryption, crypto_key):
-    return peer.ok(
+    return peer.ok_bytes(
         "plaintext",
         op="aesgcm_decrypt",
         ua_private=b64e(private_bytes(ua)),
@@ -254,7 +154,7 @@ def kat_http_ece_decrypts_the_draft():
 
 
 def kat_ours_encrypts_the_draft(peer):
-    reply = peer.call(
+    reply = peer.ok(
         op="aesgcm_encrypt_predictably",
         sender_private=DRAFT["as_private"],
         salt=DRAFT["salt"],
@@ -262,7 +162,6 @@ def kat_ours_encrypts_the_draft(peer):
         auth=DRAFT["auth_secret"],
         plaintext=b64e(DRAFT["plaintext"]),
     )
-    check("error" not in reply, f"peer error: {reply.get('error')}")
     check(reply["body"] == DRAFT["body"], f"body {reply['body']} != {DRAFT['body']}")
     check(reply["encryption"] == f"salt={DRAFT['salt']}", reply["encryption"])
     check(reply["crypto_key"] == f"dh={DRAFT['as_public']}", reply["crypto_key"])
@@ -294,14 +193,13 @@ def ours_to_theirs(peer, size, pad_name):
     padding, padded_len = PADDINGS[pad_name]
     ua, auth = new_key(), os.urandom(16)
     plaintext = rng.randbytes(size)
-    reply = peer.call(
+    reply = peer.ok(
         op="aesgcm_encrypt",
         p256dh=b64e(public_bytes(ua)),
         auth=b64e(auth),
         plaintext=b64e(plaintext),
         padding=padding,
     )
-    check("error" not in reply, f"peer error: {reply.get('error')}")
     body, salt, dh = b64d(reply["body"]), b64d(reply["salt"]), b64d(reply["dh"])
     check(reply["encryption"] == f"salt={reply['salt']}", f"Encryption: {reply['encryption']}")
     check(reply["crypto_key"] == f"dh={reply['dh']}", f"Crypto-Key: {reply['crypto_key']}")
@@ -327,7 +225,7 @@ def predictable(peer, sender, salt, rs, ua, auth, plaintext, padding=None):
     )
     if padding is not None:
         request["padding"] = padding
-    return peer.ok("body", **request)
+    return peer.ok_bytes("body", **request)
 
 
 def byte_identical(peer, size, rs):
@@ -599,48 +497,19 @@ def build_cases():
     return cases
 
 
+def refuse_peer_without_aesgcm(peer):
+    probe = peer.call(op="aesgcm_decrypt")
+    if "without feature aesgcm" in probe.get("error", ""):
+        raise SetupError(probe["error"])
+
+
 def main():
-    if len(sys.argv) != 2:
-        print(f"usage: {sys.argv[0]} PATH/TO/interop_peer", file=sys.stderr)
-        return 2
-    print(
-        f"http_ece {metadata.version('http_ece')}, "
-        f"cryptography {metadata.version('cryptography')}, peer {sys.argv[1]}"
+    return run(
+        build_cases,
+        ("http_ece", "cryptography"),
+        REQUEST_TIMEOUT,
+        preflight=refuse_peer_without_aesgcm,
     )
-    passed = failed = 0
-    try:
-        peer = Peer(sys.argv[1])
-        probe = peer.call(op="aesgcm_decrypt")
-        if "without feature aesgcm" in probe.get("error", ""):
-            raise SetupError(probe["error"])
-        for name, case in build_cases():
-            try:
-                note = case(peer)
-            except SetupError:
-                raise
-            except Exception as exc:  # a failed case, keep going
-                failed += 1
-                detail = str(exc) if isinstance(exc, AssertionError) else repr(exc)
-                print(f"FAIL {name}: {detail[:300]}")
-                if not isinstance(exc, AssertionError):
-                    traceback.print_exc()
-            else:
-                passed += 1
-                print(f"PASS {name}" + (f" ({note})" if note else ""))
-        status = peer.close()
-        if status == 0:
-            passed += 1
-            print("PASS peer exits with status 0 at end of input")
-        else:
-            failed += 1
-            print(f"FAIL peer exits with status 0 at end of input: status {status}")
-    except SetupError as exc:
-        failed += 1
-        print(f"SETUP ERROR: {exc}")
-        print(f"{passed} passed, {failed} failed")
-        return 2
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -4,33 +4,32 @@
 Usage: python3 tests/interop/interop_http_ece.py PATH/TO/interop_peer
 
 The peer is `examples/interop_peer.rs` (JSON request/response, one per line).
-It is spawned once and serves every case. Each case prints one line; the last
+It is spawned once and serves every case; the peer handling, the helpers and
+the case runner are shared in `harness.py`. Each case prints one line; the last
 line is exactly `N passed, M failed`. Exit status: 0 when every case passed,
 1 when a case failed, 2 when setup failed (import, spawn, peer crash).
 """
 
-import base64
-import json
 import os
 import random
-import subprocess
 import sys
-import threading
-import traceback
+
+from harness import (
+    b64e,
+    check,
+    check_plaintext,
+    flip_bit,
+    import_failed,
+    new_key,
+    private_bytes,
+    public_bytes,
+    run,
+)
 
 try:
-    import importlib.metadata as metadata
-
     import http_ece
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        PublicFormat,
-    )
 except Exception as exc:  # never skip silently
-    print(f"SETUP ERROR: cannot import http_ece/cryptography: {exc!r}", file=sys.stderr)
-    print("install them with: pip install -r tests/interop/requirements.txt", file=sys.stderr)
-    sys.exit(2)
+    import_failed("http_ece", exc)
 
 REQUEST_TIMEOUT = 120  # seconds per request (debug builds, big multi-record bodies)
 HEADER_FIXED = 21  # salt(16) + rs(4) + idlen(1)
@@ -41,112 +40,11 @@ WEBPUSH_MAX = 4096 - WEBPUSH_HEADER - OVERHEAD  # 3993
 rng = random.Random(8291)  # plaintexts and salts are reproducible; keys are not
 
 
-class SetupError(Exception):
-    """The peer cannot be used at all: abort the run."""
-
-
-def b64e(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64d(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def new_key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def public_bytes(key):
-    return key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-
-
-def private_bytes(key):
-    return key.private_numbers().private_value.to_bytes(32, "big")
-
-
 def records_in(body, rs):
     """Number of records of an aes128gcm body with record size `rs`."""
     idlen = body[20]
     rest = len(body) - HEADER_FIXED - idlen
     return -(-rest // rs)
-
-
-def flip_bit(body, index, bit=0):
-    out = bytearray(body)
-    out[index] ^= 1 << bit
-    return bytes(out)
-
-
-class Peer:
-    def __init__(self, path):
-        try:
-            self.proc = subprocess.Popen(
-                [path],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=sys.stderr,
-                text=True,
-                encoding="utf-8",
-                bufsize=1,
-            )
-        except OSError as exc:
-            raise SetupError(f"cannot spawn peer {path!r}: {exc}") from exc
-
-    def call(self, **request):
-        line = json.dumps(request)
-        timer = threading.Timer(REQUEST_TIMEOUT, self.proc.kill)
-        timer.start()
-        try:
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
-            reply = self.proc.stdout.readline()
-        except (BrokenPipeError, OSError) as exc:
-            raise SetupError(f"peer pipe failed: {exc}") from exc
-        finally:
-            timer.cancel()
-        if not reply:
-            raise SetupError(
-                f"peer exited or timed out (status {self.proc.poll()}) on op {request['op']}"
-            )
-        return json.loads(reply)
-
-    def ok(self, key, **request):
-        """Calls the peer and returns the decoded `key` field, or fails."""
-        reply = self.call(**request)
-        if "error" in reply:
-            raise AssertionError(f"peer error: {reply['error']}")
-        return b64d(reply[key])
-
-    def expect_error(self, **request):
-        reply = self.call(**request)
-        if "error" not in reply:
-            raise AssertionError(f"peer accepted it: {json.dumps(reply)[:200]}")
-        return reply["error"]
-
-    def close(self):
-        self.proc.stdin.close()
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return None
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def check_plaintext(got, want):
-    if got != want:
-        prefix = 0
-        while prefix < min(len(got), len(want)) and got[prefix] == want[prefix]:
-            prefix += 1
-        raise AssertionError(
-            f"plaintext mismatch: got {len(got)} octets, want {len(want)}, "
-            f"first difference at {prefix}"
-        )
 
 
 # --------------------------------------------------------------------------
@@ -165,7 +63,7 @@ def webpush_ours_to_theirs(peer, size, pad_name):
     padding, padded_len = PADDINGS[pad_name]
     ua, auth = new_key(), os.urandom(16)
     plaintext = rng.randbytes(size)
-    body = peer.ok(
+    body = peer.ok_bytes(
         "body",
         op="webpush_encrypt",
         p256dh=b64e(public_bytes(ua)),
@@ -196,7 +94,7 @@ def webpush_theirs_to_ours(peer, size, rs):
     records = records_in(body, rs)
     if size > rs - OVERHEAD:
         check(records > 1, f"expected a multi-record body, got {records} record(s)")
-    got = peer.ok(
+    got = peer.ok_bytes(
         "plaintext",
         op="webpush_decrypt",
         ua_private=b64e(private_bytes(ua)),
@@ -210,7 +108,7 @@ def webpush_theirs_to_ours(peer, size, rs):
 def ece_ours_to_theirs(peer, size, rs, padding, keyid=b"interop"):
     ikm, salt = rng.randbytes(16), rng.randbytes(16)
     plaintext = rng.randbytes(size)
-    body = peer.ok(
+    body = peer.ok_bytes(
         "body",
         op="ece_encrypt",
         ikm=b64e(ikm),
@@ -239,7 +137,7 @@ def ece_theirs_to_ours(peer, size, rs, keyid="interop"):
     records = records_in(body, rs)
     if size > rs - OVERHEAD:
         check(records > 1, f"expected a multi-record body, got {records} record(s)")
-    got = peer.ok("plaintext", op="ece_decrypt", ikm=b64e(ikm), body=b64e(body))
+    got = peer.ok_bytes("plaintext", op="ece_decrypt", ikm=b64e(ikm), body=b64e(body))
     check_plaintext(got, plaintext)
     return f"{records} record(s)"
 
@@ -251,7 +149,7 @@ def ece_byte_identical(peer, size, rs):
     theirs = http_ece.encrypt(
         plaintext, salt=salt, key=ikm, keyid="kid", rs=rs, version="aes128gcm"
     )
-    ours = peer.ok(
+    ours = peer.ok_bytes(
         "body",
         op="ece_encrypt",
         ikm=b64e(ikm),
@@ -349,7 +247,7 @@ def neg_ece_flip(peer):
 
 def neg_ours_flipped_rejected_by_them(peer):
     ikm, salt = rng.randbytes(16), rng.randbytes(16)
-    body = peer.ok(
+    body = peer.ok_bytes(
         "body",
         op="ece_encrypt",
         ikm=b64e(ikm),
@@ -457,44 +355,7 @@ def build_cases():
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(f"usage: {sys.argv[0]} PATH/TO/interop_peer", file=sys.stderr)
-        return 2
-    print(
-        f"http_ece {metadata.version('http_ece')}, "
-        f"cryptography {metadata.version('cryptography')}, peer {sys.argv[1]}"
-    )
-    passed = failed = 0
-    try:
-        peer = Peer(sys.argv[1])
-        for name, case in build_cases():
-            try:
-                note = case(peer)
-            except SetupError:
-                raise
-            except Exception as exc:  # a failed case, keep going
-                failed += 1
-                detail = str(exc) if isinstance(exc, AssertionError) else repr(exc)
-                print(f"FAIL {name}: {detail[:300]}")
-                if not isinstance(exc, AssertionError):
-                    traceback.print_exc()
-            else:
-                passed += 1
-                print(f"PASS {name}" + (f" ({note})" if note else ""))
-        status = peer.close()
-        if status == 0:
-            passed += 1
-            print("PASS peer exits with status 0 at end of input")
-        else:
-            failed += 1
-            print(f"FAIL peer exits with status 0 at end of input: status {status}")
-    except SetupError as exc:
-        failed += 1
-        print(f"SETUP ERROR: {exc}")
-        print(f"{passed} passed, {failed} failed")
-        return 2
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return run(build_cases, ("http_ece", "cryptography"), REQUEST_TIMEOUT)
 
 
 if __name__ == "__main__":

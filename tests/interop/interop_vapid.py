@@ -4,25 +4,30 @@
 Usage: python3 tests/interop/interop_vapid.py PATH/TO/interop_peer
 
 The peer is `examples/interop_peer.rs` (JSON request/response, one per line).
-It is spawned once and serves every case. Keys are generated and exported by
+It is spawned once and serves every case (peer handling, helpers and the case
+runner are shared in `harness.py`). Keys are generated and exported by
 `cryptography`; tokens are checked and made by PyJWT (ES256 on
 `cryptography`). Each case prints one line; the last line is exactly
 `N passed, M failed`. Exit status: 0 when every case passed, 1 when a case
 failed, 2 when setup failed (import, spawn, peer crash).
 """
 
-import base64
 import json
 import re
-import subprocess
 import sys
-import threading
 import time
-import traceback
+
+from harness import (
+    b64d_strict,
+    b64e,
+    check,
+    import_failed,
+    new_key,
+    public_bytes,
+    run,
+)
 
 try:
-    import importlib.metadata as metadata
-
     import jwt
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -34,13 +39,10 @@ try:
         Encoding,
         NoEncryption,
         PrivateFormat,
-        PublicFormat,
         load_pem_private_key,
     )
 except Exception as exc:  # never skip silently
-    print(f"SETUP ERROR: cannot import PyJWT/cryptography: {exc!r}", file=sys.stderr)
-    print("install them with: pip install -r tests/interop/requirements.txt", file=sys.stderr)
-    sys.exit(2)
+    import_failed("PyJWT/cryptography", exc)
 
 REQUEST_TIMEOUT = 60  # seconds per request
 HOUR = 3600
@@ -65,32 +67,13 @@ BAD_SUBJECTS = (
 )
 
 
-class SetupError(Exception):
-    """The peer cannot be used at all: abort the run."""
-
-
-def b64e(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64d(text):
-    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
-        raise AssertionError(f"not unpadded base64url: {text[:60]!r}")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def now():
     return int(time.time())
 
 
-def new_key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
 def public_b64(key):
     """The uncompressed point, base64url without padding (what `k` must be)."""
-    point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    return b64e(point)
+    return b64e(public_bytes(key))
 
 
 def export(key, fmt):
@@ -123,68 +106,6 @@ def export(key, fmt):
 KEY_FORMATS = ("pkcs8-pem", "sec1-pem", "scalar-b64url", "jwk")
 
 
-class Peer:
-    def __init__(self, path):
-        try:
-            self.proc = subprocess.Popen(
-                [path],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=sys.stderr,
-                text=True,
-                encoding="utf-8",
-                bufsize=1,
-            )
-        except OSError as exc:
-            raise SetupError(f"cannot spawn peer {path!r}: {exc}") from exc
-
-    def call(self, **request):
-        line = json.dumps(request)
-        timer = threading.Timer(REQUEST_TIMEOUT, self.proc.kill)
-        timer.start()
-        try:
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
-            reply = self.proc.stdout.readline()
-        except (BrokenPipeError, OSError) as exc:
-            raise SetupError(f"peer pipe failed: {exc}") from exc
-        finally:
-            timer.cancel()
-        if not reply:
-            raise SetupError(
-                f"peer exited or timed out (status {self.proc.poll()}) on op {request['op']}"
-            )
-        return json.loads(reply)
-
-    def ok(self, **request):
-        """Calls the peer and returns the reply object, or fails."""
-        reply = self.call(**request)
-        if "error" in reply:
-            raise AssertionError(f"peer error: {reply['error']}")
-        return reply
-
-    def expect_error(self, **request):
-        reply = self.call(**request)
-        if "error" not in reply:
-            raise AssertionError(f"peer accepted it: {json.dumps(reply)[:200]}")
-        return reply["error"]
-
-    def close(self):
-        self.proc.stdin.close()
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return None
-        finally:
-            self.proc.stdout.close()
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
 def split_authorization(value):
     m = AUTHORIZATION.match(value)
     check(m, f"not of the form 'vapid t=<jwt>, k=<key>': {value[:120]!r}")
@@ -196,14 +117,14 @@ def check_our_token(key, authorization, aud, want_sub, want_exp=None):
     t, k = split_authorization(authorization)
     check(k == public_b64(key), f"k is {k[:20]}..., not the key's uncompressed point")
     header_b64, _claims_b64, sig_b64 = t.split(".")
-    header_text = b64d(header_b64)
+    header_text = b64d_strict(header_b64)
     check(
         json.loads(header_text) == JOSE_HEADER,
         f"JOSE header is {header_text!r}, want {JOSE_HEADER_TEXT!r}",
     )
     check(jwt.get_unverified_header(t) == JOSE_HEADER, "PyJWT reads another header")
     check(header_text == JOSE_HEADER_TEXT, f"JOSE header text is {header_text!r}")
-    sig = b64d(sig_b64)
+    sig = b64d_strict(sig_b64)
     check(len(sig) == 64, f"signature is {len(sig)} octets, not 64 (raw r||s)")
     claims = jwt.decode(
         t,
@@ -256,7 +177,10 @@ def ours_byte_identical_rfc6979(peer):
     )
     r, s = decode_dss_signature(der)
     theirs = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    check(b64d(sig_b64) == theirs, "signature differs from cryptography's RFC 6979 signature")
+    check(
+        b64d_strict(sig_b64) == theirs,
+        "signature differs from cryptography's RFC 6979 signature",
+    )
     again = peer.ok(
         op="vapid_sign",
         key=export(key, "jwk"),
@@ -351,12 +275,12 @@ def pyjwt_neg(peer, what):
         t = ".".join((h, b64e(json.dumps(forged, separators=(",", ":")).encode()), s))
     elif what == "tampered signature":
         h, c, s = pyjwt_token(key, claims).split(".")
-        sig = bytearray(b64d(s))
+        sig = bytearray(b64d_strict(s))
         sig[40] ^= 0x01
         t = ".".join((h, c, b64e(bytes(sig))))
     elif what == "DER signature":
         h, c, s = pyjwt_token(key, claims).split(".")
-        raw = b64d(s)
+        raw = b64d_strict(s)
         der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
         t = ".".join((h, c, b64e(der)))
     elif what == "expired":
@@ -475,44 +399,12 @@ def build_cases():
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(f"usage: {sys.argv[0]} PATH/TO/interop_peer", file=sys.stderr)
-        return 2
-    print(
-        f"PyJWT {metadata.version('PyJWT')}, "
-        f"cryptography {metadata.version('cryptography')}, peer {sys.argv[1]}"
+    return run(
+        build_cases,
+        ("PyJWT", "cryptography"),
+        REQUEST_TIMEOUT,
+        expected=(AssertionError, jwt.PyJWTError),
     )
-    passed = failed = 0
-    try:
-        peer = Peer(sys.argv[1])
-        for name, case in build_cases():
-            try:
-                note = case(peer)
-            except SetupError:
-                raise
-            except Exception as exc:  # a failed case, keep going
-                failed += 1
-                detail = str(exc) if isinstance(exc, AssertionError) else repr(exc)
-                print(f"FAIL {name}: {detail[:300]}")
-                if not isinstance(exc, (AssertionError, jwt.PyJWTError)):
-                    traceback.print_exc()
-            else:
-                passed += 1
-                print(f"PASS {name}" + (f" ({note})" if note else ""))
-        status = peer.close()
-        if status == 0:
-            passed += 1
-            print("PASS peer exits with status 0 at end of input")
-        else:
-            failed += 1
-            print(f"FAIL peer exits with status 0 at end of input: status {status}")
-    except SetupError as exc:
-        failed += 1
-        print(f"SETUP ERROR: {exc}")
-        print(f"{passed} passed, {failed} failed")
-        return 2
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ pub(crate) struct GenerateArgs {
     json: bool,
 }
 
-/// Arguments of `encrypt`.
-#[derive(Debug, Args)]
+/// Arguments of `encrypt`. `Debug` hides `auth`.
+#[derive(Args)]
 pub(crate) struct EncryptArgs {
     /// The subscription's `keys.p256dh` (base64url P-256 public key).
     #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
@@ -48,8 +48,8 @@ pub(crate) struct EncryptArgs {
     pad: Option<NonZeroUsize>,
 }
 
-/// Arguments of `decrypt`.
-#[derive(Debug, Args)]
+/// Arguments of `decrypt`. `Debug` hides both secrets.
+#[derive(Args)]
 pub(crate) struct DecryptArgs {
     /// The receiver's private key: base64url 32-octet P-256 scalar. Note that
     /// command lines are visible to other local users.
@@ -58,6 +58,21 @@ pub(crate) struct DecryptArgs {
     /// The receiver's auth secret (base64url 16 octets).
     #[arg(long, value_name = "SECRET", allow_hyphen_values = true)]
     auth: String,
+}
+
+impl std::fmt::Debug for EncryptArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptArgs")
+            .field("p256dh", &self.p256dh)
+            .field("pad", &self.pad)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for DecryptArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecryptArgs").finish_non_exhaustive()
+    }
 }
 
 /// Arguments of `vapid-header`.
@@ -190,4 +205,35 @@ pub(crate) fn vapid_header(args: &VapidHeaderArgs) -> Result<u8, Fail> {
         .map_err(|e| Fail::failed(format!("cannot sign the VAPID token: {e}")))?;
     println_stdout(header.authorization())?;
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{DecryptArgs, EncryptArgs};
+
+    #[derive(Debug, Parser)]
+    struct Encrypt {
+        #[command(flatten)]
+        args: EncryptArgs,
+    }
+
+    #[derive(Debug, Parser)]
+    struct Decrypt {
+        #[command(flatten)]
+        args: DecryptArgs,
+    }
+
+    const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
+    const PRIVATE: &str = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94";
+
+    #[test]
+    fn debug_of_secret_arguments_shows_no_secret() {
+        let e = Encrypt::parse_from(["x", "--p256dh", "BPUB", "--auth", AUTH]);
+        let d = Decrypt::parse_from(["x", "--private-key", PRIVATE, "--auth", AUTH]);
+        let text = format!("{e:?} {d:?} {e:#?} {d:#?}");
+        assert!(text.contains("BPUB"), "{text}");
+        assert!(!text.contains(AUTH) && !text.contains(PRIVATE), "{text}");
+    }
 }

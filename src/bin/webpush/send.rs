@@ -63,8 +63,9 @@ pub(crate) struct SendOptions {
     pub(crate) timeout: Duration,
 }
 
-/// The payload: text or a file, exactly one.
-#[derive(Debug, Args)]
+/// The payload: text or a file, exactly one. `Debug` shows the text's
+/// length only.
+#[derive(Args)]
 #[group(required = true, multiple = false)]
 pub(crate) struct PayloadArgs {
     /// The message text.
@@ -73,6 +74,15 @@ pub(crate) struct PayloadArgs {
     /// Read the message from this file.
     #[arg(long, value_name = "FILE")]
     payload_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for PayloadArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayloadArgs")
+            .field("payload_len", &self.payload.as_ref().map(String::len))
+            .field("payload_file", &self.payload_file)
+            .finish()
+    }
 }
 
 /// `--urgency` values.

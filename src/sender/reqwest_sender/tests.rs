@@ -414,6 +414,45 @@ async fn response_body_is_capped() {
     server.await.unwrap();
 }
 
+/// An HTTP/1.1 response with `n` extra header fields.
+fn response_with_headers(n: usize) -> Vec<u8> {
+    let mut response = b"HTTP/1.1 201 Created\r\n".to_vec();
+    for i in 0..n {
+        response.extend_from_slice(format!("x-h{i}: v\r\n").as_bytes());
+    }
+    response.extend_from_slice(b"content-length: 0\r\n\r\n");
+    response
+}
+
+#[tokio::test]
+async fn response_headers_up_to_the_limit_are_read() {
+    let (listener, port) = listener().await;
+    // With content-length, exactly the limit.
+    let server = serve_once(listener, response_with_headers(MAX_RESPONSE_HEADERS - 1));
+    let sender = sender_with(loopback_policy(), Duration::from_secs(10));
+    let response = sender
+        .send(request(&format!("http://localhost:{port}/p/secret-token")))
+        .await
+        .unwrap();
+    assert_eq!(response.status, http::StatusCode::CREATED);
+    assert_eq!(response.headers.len(), MAX_RESPONSE_HEADERS);
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn too_many_response_headers_fail_without_a_panic_or_the_url() {
+    let (listener, port) = listener().await;
+    let server = serve_once(listener, response_with_headers(MAX_RESPONSE_HEADERS));
+    let sender = sender_with(loopback_policy(), Duration::from_secs(10));
+    let err = sender
+        .send(request(&format!("http://localhost:{port}/p/secret-token")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), TransportErrorKind::Other);
+    assert_no_url(&err, "secret-token");
+    server.await.unwrap();
+}
+
 #[tokio::test]
 async fn body_at_exactly_the_cap_is_not_truncated() {
     let (listener, port) = listener().await;
