@@ -242,6 +242,15 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
         "private (unique local)"
     } else if first & 0xffc0 == 0xfe80 {
         "link-local"
+    } else if first & 0xffc0 == 0xfec0 {
+        // Deprecated (RFC 3879) but still routable inside some networks.
+        "site-local"
+    } else if first == 0x2002 {
+        // 6to4 (RFC 3056): carries an IPv4 address, private ones included.
+        "6to4"
+    } else if first == 0x2001 && ip.segments()[1] == 0 {
+        // Teredo (RFC 4380): tunnels to an embedded IPv4 address.
+        "Teredo"
     } else if ip.is_multicast() {
         "multicast or reserved"
     } else if first == 0x2001 && ip.segments()[1] == 0x0db8 {

@@ -25,7 +25,8 @@ fn receiver() -> &'static (UaKeyPair, AuthSecret) {
 /// receiver keys. Nothing may panic, and a plaintext is shorter than its body.
 pub fn decrypt_request(data: &[u8]) {
     let mut parts = data.splitn(3, |&b| b == b'\n');
-    let (Some(encryption), Some(crypto_key), Some(body)) = (parts.next(), parts.next(), parts.next())
+    let (Some(encryption), Some(crypto_key), Some(body)) =
+        (parts.next(), parts.next(), parts.next())
     else {
         return;
     };

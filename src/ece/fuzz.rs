@@ -4,8 +4,8 @@
 use arbitrary::Arbitrary;
 
 use super::{
-    ActiveCipher, ContentKeys, RecordCipher, Header, Ikm, MIN_RECORD_SIZE, RecordError, RecordSize, Salt, TAG_LEN, decrypt,
-    encrypt,
+    ActiveCipher, ContentKeys, Header, Ikm, MIN_RECORD_SIZE, RecordCipher, RecordError, RecordSize,
+    Salt, TAG_LEN, decrypt, encrypt,
 };
 
 /// The IKMs of RFC 8188, Sections 3.1 and 3.2: the first octet of a
