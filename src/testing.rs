@@ -264,6 +264,8 @@ impl FirstAttempts {
 struct State {
     origin: String,
     requests: AtomicU64,
+    /// Requests whose handler is running (see [`InFlight`]).
+    in_flight: AtomicU64,
     subs: Mutex<HashMap<String, SubState>>,
 }
 
@@ -331,6 +333,7 @@ impl LocalPushService {
         let state = Arc::new(State {
             origin: format!("https://127.0.0.1:{}", addr.port()),
             requests: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             subs: Mutex::new(HashMap::new()),
         });
         let (shutdown, stop) = watch::channel(());
@@ -492,6 +495,18 @@ impl LocalPushService {
         self.state.requests.load(Ordering::Relaxed)
     }
 
+    /// Requests being handled now: counted from when a request reaches the
+    /// service until its response is handed over or its handler is
+    /// dropped. A request held by [`Fault::Delay`] and abandoned by its
+    /// client (a timeout resets its HTTP/2 stream or closes its HTTP/1.1
+    /// connection) is dropped by the service, unanswered and unrecorded, so
+    /// once every client has given up this is 0: a test can wait for that
+    /// rather than for a delay to pass.
+    #[must_use]
+    pub fn requests_in_flight(&self) -> u64 {
+        self.state.in_flight.load(Ordering::Relaxed)
+    }
+
     /// The subscription id, when `sub` belongs to this service.
     fn id_of<'a>(&self, sub: &'a Subscription) -> Option<&'a str> {
         if sub.endpoint().origin() != self.state.origin {
@@ -624,8 +639,25 @@ where
 
 type ResBody = Either<Full<Bytes>, Filler>;
 
+/// Counts a request in [`State::in_flight`] while its handler lives.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicU64) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Response<ResBody> {
     state.requests.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight::enter(&state.in_flight);
     let Some(id) = subscription_id(req.uri().path()).map(str::to_owned) else {
         return refuse(StatusCode::NOT_FOUND, "UnknownSubscription", "no such path");
     };

@@ -79,9 +79,13 @@ impl Config {
         }
     }
 
-    /// How long the slow faults hold a request: past the timeout.
+    /// How long the slow faults hold a request: until the sender gives up.
+    /// Not a little past the timeout: under load the sender's timer and the
+    /// service's can fire in either order, and a hold that ends first gets
+    /// an abandoned attempt recorded (issue 16). The service drops a held
+    /// request when its client abandons it.
     fn slow(&self) -> Duration {
-        self.timeout + Duration::from_millis(250)
+        Duration::from_secs(3600).max(self.timeout * 10)
     }
 }
 
@@ -729,10 +733,24 @@ async fn drive(
     let wall = started.elapsed();
     drop(reports);
 
-    // A slow fault's handler that outlived its abandoned request would
-    // record the message once its delay is over: wait for that, then
-    // collect the rest.
-    tokio::time::sleep(config.slow() - config.timeout + Duration::from_millis(250)).await;
+    // Every request has been answered or abandoned by the sender, so every
+    // handler must be gone: a slow fault's handler that outlived its
+    // abandoned request could still record the message. Wait (bounded) for
+    // the services to drop them, then collect the rest.
+    let settle = Instant::now();
+    while services.iter().any(|s| s.requests_in_flight() > 0)
+        && settle.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for (i, service) in services.iter().enumerate() {
+        let held = service.requests_in_flight();
+        if held > 0 {
+            failures.add(format!(
+                "service {i} still holds {held} requests its sender abandoned"
+            ));
+        }
+    }
     received += collect_received(&services, subs, flags, &mut failures);
     let end = take_probe("100 % reported", &mut failures, probes);
 

@@ -868,6 +868,29 @@ async fn delay_fault() {
 }
 
 #[tokio::test]
+async fn a_held_request_its_client_abandons_is_dropped_unrecorded() {
+    let fx = fixture().await;
+    fx.svc
+        .set_fault(&fx.sub, Fault::Delay(Duration::from_secs(3600)));
+    for alpn in [H2, H1] {
+        let impatient = client_with(&fx.svc, alpn, Duration::from_millis(200));
+        let err = fx.push(b"held").send(&impatient).await.unwrap_err();
+        assert!(err.is_timeout(), "{err:?}");
+        // The client reset the stream (h2) or closed the connection
+        // (HTTP/1.1): the service drops the handler, which never records.
+        for _ in 0..500 {
+            if fx.svc.requests_in_flight() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(fx.svc.requests_in_flight(), 0, "{alpn:?}");
+    }
+    assert!(fx.svc.received(&fx.sub).is_empty());
+    assert_eq!(fx.svc.request_count(), 2);
+}
+
+#[tokio::test]
 async fn drop_connection_fault() {
     let fx = fixture().await;
     fx.svc.set_fault(&fx.sub, Fault::DropConnection);
