@@ -1,11 +1,18 @@
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
 
 use p256::ecdsa::Signature;
 use p256::ecdsa::signature::Signer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
 
 use super::*;
-use crate::message::Padding;
+use crate::b64;
+use crate::message::{self, AuthSecret, MAX_BODY_LEN, Padding, UaKeyPair};
+use crate::vapid::token::{self, Subject};
 use crate::vapid::{Audience, VapidKey, VapidSigner};
 
 const H2: &[&[u8]] = &[b"h2"];

@@ -1,0 +1,570 @@
+//! The HTTPS push endpoint of [`LocalPushService`](super::LocalPushService):
+//! the accept loop and connections (hyper over tokio-rustls), and the checks
+//! of a push request, in the order the [module documentation](super) lists.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{
+    AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName,
+    HeaderValue, LOCATION,
+};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Either, Full, LengthLimitError, Limited};
+use hyper::body::{Body, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
+
+use super::faults::{Fault, Filler, fault_response};
+use super::{MAX_RECEIVED, ReceivedMessage, State, random_id, subscription_id};
+use crate::message::{self, AuthSecret, MAX_BODY_LEN, UaKeyPair};
+use crate::request::ContentEncoding;
+use crate::vapid::token::{self, Subject, VapidError};
+
+/// Connections served at once; more are closed as soon as accepted.
+const MAX_CONNECTIONS: usize = 256;
+/// Time allowed for a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for an HTTP/1.1 request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------- server
+
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    state: Arc<State>,
+    mut stop: watch::Receiver<()>,
+) {
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let tcp = match accepted {
+            Ok((tcp, _)) => tcp,
+            Err(_) => {
+                // E.g. out of file descriptors: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            continue; // Too many connections: close this one.
+        };
+        let _ = tcp.set_nodelay(true);
+        tokio::spawn(connection(
+            tcp,
+            acceptor.clone(),
+            Arc::clone(&state),
+            stop.clone(),
+            permit,
+        ));
+    }
+}
+
+async fn connection(
+    tcp: TcpStream,
+    acceptor: TlsAcceptor,
+    state: Arc<State>,
+    mut stop: watch::Receiver<()>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let exec = Exec(stop.clone());
+    let serve = async move {
+        let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+        else {
+            return;
+        };
+        // A `Fault::DropConnection` handler wakes this to drop the connection.
+        let kill = Arc::new(Notify::new());
+        let service = {
+            let kill = Arc::clone(&kill);
+            service_fn(move |req| {
+                let state = Arc::clone(&state);
+                let kill = Arc::clone(&kill);
+                async move { Ok::<_, Infallible>(handle(&state, &kill, req).await) }
+            })
+        };
+        let mut builder = auto::Builder::new(exec);
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        builder.http2().timer(TokioTimer::new());
+        let conn = builder.serve_connection(TokioIo::new(tls), service);
+        tokio::select! {
+            biased;
+            () = kill.notified() => {}
+            _ = conn => {}
+        }
+        // Dropping the connection closes the socket without an answer.
+    };
+    tokio::select! {
+        _ = stop.changed() => {}
+        () = serve => {}
+    }
+}
+
+/// Spawns hyper's HTTP/2 stream tasks so that they end with the service.
+#[derive(Clone)]
+struct Exec(watch::Receiver<()>);
+
+impl<F> hyper::rt::Executor<F> for Exec
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        let mut stop = self.0.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = fut => {}
+            }
+        });
+    }
+}
+
+pub(super) type ResBody = Either<Full<Bytes>, Filler>;
+
+async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Response<ResBody> {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    let Some(id) = subscription_id(req.uri().path()).map(str::to_owned) else {
+        return refuse(StatusCode::NOT_FOUND, "UnknownSubscription", "no such path");
+    };
+    let (ua, auth, vapid_key, fault) = {
+        let subs = state.subs();
+        let Some(s) = subs.get(&id) else {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "UnknownSubscription",
+                "no such subscription",
+            );
+        };
+        (s.ua.clone(), s.auth.clone(), s.vapid_key, s.fault.clone())
+    };
+    let (fault, req) = match fault {
+        Some(Fault::FirstAttempt(inner)) => {
+            let (parts, body) = req.into_parts();
+            let body = match read_body(&parts.headers, body).await {
+                Ok(body) => body,
+                Err(refusal) => return refusal.into_response(),
+            };
+            let first = state
+                .subs()
+                .get_mut(&id)
+                .is_some_and(|s| s.first_attempts.first(&body));
+            let mut inner = *inner;
+            while let Fault::FirstAttempt(next) = inner {
+                inner = *next;
+            }
+            let req = Request::from_parts(parts, Either::Right(Full::new(body)));
+            (first.then_some(inner), req)
+        }
+        fault => (fault, req.map(Either::Left)),
+    };
+    match fault {
+        None => {}
+        Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::DropConnection) => {
+            kill.notify_one();
+            return std::future::pending().await;
+        }
+        Some(fault) => return fault_response(fault),
+    }
+    accept(state, &id, &ua, &auth, &vapid_key, req)
+        .await
+        .unwrap_or_else(Refusal::into_response)
+}
+
+/// A request body: as it arrives, or read already.
+type ReqBody = Either<Incoming, Full<Bytes>>;
+
+/// The checks of a push request, in order; `Err` is the refusal.
+async fn accept(
+    state: &State,
+    id: &str,
+    ua: &UaKeyPair,
+    auth: &AuthSecret,
+    vapid_key: &[u8; 65],
+    req: Request<ReqBody>,
+) -> Result<Response<ResBody>, Refusal> {
+    if req.method() != Method::POST {
+        return Err(Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "push with POST",
+        ));
+    }
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+
+    let ttl = parse_ttl(headers).ok_or_else(|| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidTTL",
+            "the TTL header is required and must be a non-negative integer",
+        )
+    })?;
+    let urgency = optional_header(headers, "urgency").map_err(bad_header("InvalidUrgency"))?;
+    if urgency
+        .as_deref()
+        .is_some_and(|u| !matches!(u, "very-low" | "low" | "normal" | "high"))
+    {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidUrgency",
+            "Urgency must be very-low, low, normal or high",
+        ));
+    }
+    let topic = optional_header(headers, "topic").map_err(bad_header("InvalidTopic"))?;
+    if topic.as_deref().is_some_and(|t| {
+        t.is_empty()
+            || t.len() > 32
+            || !t
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidTopic",
+            "Topic must be 1 to 32 characters of the base64url alphabet",
+        ));
+    }
+
+    let body = read_body(headers, body).await?;
+
+    let content_encoding = optional_header(headers, CONTENT_ENCODING)
+        .map_err(bad_header("UnsupportedContentEncoding"))?;
+    let encoding = if body.is_empty() {
+        None
+    } else {
+        Some(
+            content_encoding
+                .as_deref()
+                .and_then(ContentEncoding::parse)
+                .ok_or_else(|| {
+                    Refusal::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "UnsupportedContentEncoding",
+                        SUPPORTED_ENCODINGS,
+                    )
+                })?,
+        )
+    };
+    #[cfg(feature = "aesgcm")]
+    let legacy_params = match encoding {
+        Some(ContentEncoding::Aesgcm) => Some(legacy_params(headers)?),
+        _ => None,
+    };
+
+    check_vapid(headers, &state.origin, vapid_key)?;
+
+    let payload = match encoding {
+        None => Vec::new(),
+        Some(ContentEncoding::Aes128Gcm) => message::decrypt(ua, auth, &body).map_err(|e| {
+            Refusal::new(StatusCode::BAD_REQUEST, "DecryptionFailed", e.to_string())
+        })?,
+        #[cfg(feature = "aesgcm")]
+        Some(ContentEncoding::Aesgcm) => {
+            let params = legacy_params.ok_or_else(|| {
+                Refusal::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalServerError",
+                    "aesgcm parameters missing",
+                )
+            })?;
+            crate::aesgcm::decrypt(ua, auth, &params, &body).map_err(|e| {
+                Refusal::new(StatusCode::BAD_REQUEST, "DecryptionFailed", e.to_string())
+            })?
+        }
+    };
+
+    let message_id = random_id().map_err(|_| {
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "random number generator failed",
+        )
+    })?;
+    {
+        let mut subs = state.subs();
+        if let Some(s) = subs.get_mut(id) {
+            if s.received.len() >= MAX_RECEIVED {
+                s.received.pop_front();
+            }
+            s.received.push_back(ReceivedMessage {
+                payload,
+                ttl,
+                urgency,
+                topic,
+                body_len: body.len(),
+                content_encoding,
+                encoding,
+            });
+        }
+    }
+    let mut resp = response(StatusCode::CREATED, Either::Left(Full::new(Bytes::new())));
+    let location = format!("{}/message/{message_id}", state.origin);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    resp.headers_mut()
+        .insert(HeaderName::from_static("ttl"), HeaderValue::from(ttl));
+    Ok(resp)
+}
+
+/// The body, at most [`MAX_BODY_LEN`] octets (413 past that, declared or
+/// read).
+async fn read_body<B>(headers: &HeaderMap, body: B) -> Result<Bytes, Refusal>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let too_large = || {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            "the body is over 4096 octets",
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let limit = u64::try_from(MAX_BODY_LEN).unwrap_or(u64::MAX);
+    if declared.is_some_and(|n| n > limit) || body.size_hint().lower() > limit {
+        return Err(too_large());
+    }
+    // Never holds more than the limit: the read stops at the frame past it.
+    match Limited::new(body, MAX_BODY_LEN).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(_) => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "BadBody",
+            "the body could not be read",
+        )),
+    }
+}
+
+/// What a `415` names as supported.
+#[cfg(feature = "aesgcm")]
+const SUPPORTED_ENCODINGS: &str = "a body needs Content-Encoding: aes128gcm (or the legacy aesgcm)";
+#[cfg(not(feature = "aesgcm"))]
+const SUPPORTED_ENCODINGS: &str = "a body needs Content-Encoding: aes128gcm";
+
+/// The `Encryption` and `Crypto-Key` headers of an `aesgcm` request.
+#[cfg(feature = "aesgcm")]
+fn legacy_params(headers: &HeaderMap) -> Result<crate::aesgcm::Params, Refusal> {
+    let header = |name: &'static str, reason: &'static str| {
+        optional_header(headers, name)
+            .map_err(bad_header(reason))?
+            .ok_or_else(|| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    reason,
+                    format!("an aesgcm body needs the {name} header"),
+                )
+            })
+    };
+    let encryption = header("encryption", "InvalidEncryptionHeader")?;
+    let crypto_key = header("crypto-key", "InvalidCryptoKeyHeader")?;
+    crate::aesgcm::Params::from_headers(&encryption, &crypto_key).map_err(|e| {
+        let reason = match e {
+            crate::aesgcm::AesgcmError::Header {
+                header: "Encryption",
+                ..
+            }
+            | crate::aesgcm::AesgcmError::RecordSizeTooSmall(_) => "InvalidEncryptionHeader",
+            _ => "InvalidCryptoKeyHeader",
+        };
+        Refusal::new(StatusCode::BAD_REQUEST, reason, e.to_string())
+    })
+}
+
+/// The VAPID checks: `Authorization: vapid t=…, k=…`, or with feature
+/// `aesgcm` the legacy `Authorization: WebPush <jwt>` with the key in
+/// `Crypto-Key: p256ecdsa=…`.
+fn check_vapid(headers: &HeaderMap, origin: &str, vapid_key: &[u8; 65]) -> Result<(), Refusal> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "MissingAuthorization",
+            "Authorization: vapid t=..., k=... is required",
+        ));
+    };
+    let value = value.to_str().map_err(|_| {
+        Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "BadJwtToken",
+            "Authorization is not visible ASCII",
+        )
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let token_refused = |e: VapidError| {
+        let reason = if e == VapidError::Expired {
+            "ExpiredJwtToken"
+        } else {
+            "BadJwtToken"
+        };
+        Refusal::new(StatusCode::UNAUTHORIZED, reason, e.to_string())
+    };
+    #[cfg(feature = "aesgcm")]
+    let legacy = value
+        .trim_start()
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("webpush "));
+    #[cfg(not(feature = "aesgcm"))]
+    let legacy = false;
+    let verified = if legacy {
+        verify_legacy_vapid(headers, value, now)?.map_err(token_refused)?
+    } else {
+        token::verify(value, now).map_err(token_refused)?
+    };
+    if &verified.public_key != vapid_key {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "VapidKeyMismatch",
+            "k is not the applicationServerKey of the subscription",
+        ));
+    }
+    if verified.claims.aud != origin {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "BadJwtToken",
+            "aud is not the origin of the push service",
+        ));
+    }
+    let sub = &verified.claims.sub;
+    if !Subject::parse(sub).is_ok_and(|s| s.as_str() == sub) {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "BadJwtToken",
+            "sub must be a mailto: address or an https: URL, not a local one",
+        ));
+    }
+    Ok(())
+}
+
+/// `Authorization: WebPush <jwt>` with the key from `Crypto-Key:
+/// p256ecdsa=…`; the outer `Err` is a refusal about `Crypto-Key`.
+#[cfg(feature = "aesgcm")]
+fn verify_legacy_vapid(
+    headers: &HeaderMap,
+    authorization: &str,
+    now: u64,
+) -> Result<Result<token::Verified, VapidError>, Refusal> {
+    let refuse = |detail: String| Refusal::new(StatusCode::UNAUTHORIZED, "BadJwtToken", detail);
+    let crypto_key = optional_header(headers, "crypto-key")
+        .map_err(|()| refuse("Crypto-Key is not visible ASCII".to_owned()))?
+        .unwrap_or_default();
+    let k = crate::aesgcm::crypto_key_p256ecdsa(&crypto_key)
+        .map_err(|e| refuse(e.to_string()))?
+        .ok_or_else(|| {
+            refuse("Authorization: WebPush needs Crypto-Key: p256ecdsa=...".to_owned())
+        })?;
+    Ok(token::verify_legacy(authorization, k, now))
+}
+
+#[cfg(not(feature = "aesgcm"))]
+fn verify_legacy_vapid(
+    _: &HeaderMap,
+    _: &str,
+    _: u64,
+) -> Result<Result<token::Verified, VapidError>, Refusal> {
+    Err(Refusal::new(
+        StatusCode::UNAUTHORIZED,
+        "BadJwtToken",
+        "auth scheme is not vapid",
+    ))
+}
+
+/// `Some(ttl)` for a header of ASCII digits; values past `u32::MAX` clamp.
+fn parse_ttl(headers: &HeaderMap) -> Option<u32> {
+    let value = headers.get("ttl")?.to_str().ok()?.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        value
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(u32::MAX),
+    )
+}
+
+/// A header as text; `Err` when present but not visible ASCII.
+fn optional_header(
+    headers: &HeaderMap,
+    name: impl http::header::AsHeaderName,
+) -> Result<Option<String>, ()> {
+    headers
+        .get(name)
+        .map(|v| v.to_str().map(|s| s.trim().to_owned()).map_err(|_| ()))
+        .transpose()
+}
+
+fn bad_header(reason: &'static str) -> impl Fn(()) -> Refusal {
+    move |()| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            reason,
+            "header is not visible ASCII",
+        )
+    }
+}
+
+pub(super) fn response(status: StatusCode, body: ResBody) -> Response<ResBody> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp
+}
+
+/// Why a push request is refused.
+struct Refusal {
+    status: StatusCode,
+    reason: &'static str,
+    detail: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, reason: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason,
+            detail: detail.into(),
+        }
+    }
+
+    fn into_response(self) -> Response<ResBody> {
+        let mut resp = refuse(self.status, self.reason, &self.detail);
+        if self.status == StatusCode::METHOD_NOT_ALLOWED {
+            resp.headers_mut()
+                .insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        resp
+    }
+}
+
+/// A refusal: `{"reason": …, "detail": …}`.
+pub(super) fn refuse(status: StatusCode, reason: &str, detail: &str) -> Response<ResBody> {
+    let body = serde_json::json!({ "reason": reason, "detail": detail }).to_string();
+    let mut resp = response(status, Either::Left(Full::new(body.into())));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
