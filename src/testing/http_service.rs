@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -137,8 +137,25 @@ where
 
 pub(super) type ResBody = Either<Full<Bytes>, Filler>;
 
+/// Counts a request in `State::in_flight` while its handler lives.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicU64) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Response<ResBody> {
     state.requests.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight::enter(&state.in_flight);
     let Some(id) = subscription_id(req.uri().path()).map(str::to_owned) else {
         return refuse(StatusCode::NOT_FOUND, "UnknownSubscription", "no such path");
     };

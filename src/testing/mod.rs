@@ -162,6 +162,8 @@ struct SubState {
 struct State {
     origin: String,
     requests: AtomicU64,
+    /// Requests whose handler is running (see `http_service::InFlight`).
+    in_flight: AtomicU64,
     subs: Mutex<HashMap<String, SubState>>,
 }
 
@@ -216,6 +218,7 @@ impl LocalPushService {
         let state = Arc::new(State {
             origin: format!("https://127.0.0.1:{}", addr.port()),
             requests: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             subs: Mutex::new(HashMap::new()),
         });
         let (shutdown, stop) = watch::channel(());
@@ -380,6 +383,18 @@ impl LocalPushService {
     #[must_use]
     pub fn request_count(&self) -> u64 {
         self.state.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests being handled now: counted from when a request reaches the
+    /// service until its response is handed over or its handler is
+    /// dropped. A request held by [`Fault::Delay`] and abandoned by its
+    /// client (a timeout resets its HTTP/2 stream or closes its HTTP/1.1
+    /// connection) is dropped by the service, unanswered and unrecorded, so
+    /// once every client has given up this is 0: a test can wait for that
+    /// rather than for a delay to pass.
+    #[must_use]
+    pub fn requests_in_flight(&self) -> u64 {
+        self.state.in_flight.load(Ordering::Relaxed)
     }
 
     /// The subscription id, when `sub` belongs to this service.
