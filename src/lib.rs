@@ -52,6 +52,7 @@ pub mod ece;
 pub mod message;
 pub mod outcome;
 pub mod policy;
+pub mod push_service;
 pub mod request;
 pub mod sender;
 pub mod subscription;

@@ -196,6 +196,23 @@ impl Endpoint {
         &self.0
     }
 
+    /// The push service this endpoint belongs to, from its host (and, for
+    /// FCM, its path): pure, no I/O, no allocation. See
+    /// [`crate::push_service`] for what each service implies.
+    ///
+    /// ```
+    /// use webpush::push_service::PushService;
+    /// use webpush::Endpoint;
+    ///
+    /// let e = Endpoint::parse("https://web.push.apple.com/QGx")?;
+    /// assert_eq!(e.service(), PushService::Apple);
+    /// # Ok::<(), webpush::SubscriptionError>(())
+    /// ```
+    #[must_use]
+    pub fn service(&self) -> crate::push_service::PushService {
+        crate::push_service::PushService::from_uri(&self.0)
+    }
+
     /// The origin (RFC 6454): scheme, host, and the port when it is not the
     /// scheme's default. This is the VAPID audience.
     #[must_use]
