@@ -143,7 +143,9 @@ impl<S: Sender> PushClient<S> {
             match e {
                 BuildError::Encryption(e) => SendError::Encryption(e),
                 BuildError::Vapid(e) => SendError::Vapid(e),
-                BuildError::Invalid(what) => SendError::InvalidMessage(what),
+                other @ (BuildError::Invalid(_) | BuildError::TtlTooLong { .. }) => {
+                    SendError::InvalidMessage(other.phrase())
+                }
             }
         })
     }
