@@ -55,6 +55,9 @@ const TEXT_HEAD: usize = 4096;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Delivered {
     response: PushResponse,
+    /// The origin of the endpoint pushed to, when sent through
+    /// [`crate::PushClient`]: what a `Location` must match to be cancelled.
+    origin: Option<String>,
 }
 
 impl Delivered {
@@ -82,6 +85,19 @@ impl Delivered {
         &self.response
     }
 
+    /// The origin of the subscription's endpoint, when the push went
+    /// through [`crate::PushClient`] (`None` from a bare [`classify`]).
+    #[must_use]
+    pub fn endpoint_origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// Records the endpoint's origin.
+    pub(crate) fn with_origin(mut self, origin: Option<String>) -> Self {
+        self.origin = origin;
+        self
+    }
+
     /// The whole response, by value.
     #[must_use]
     pub fn into_response(self) -> PushResponse {
@@ -99,6 +115,7 @@ impl fmt::Debug for Delivered {
         f.debug_struct("Delivered")
             .field("status", &self.response.status)
             .field("location", &location)
+            .field("endpoint_origin", &self.origin)
             .field("response", &self.response)
             .finish()
     }
@@ -406,7 +423,12 @@ fn classify_status(response: PushResponse, now: SystemTime) -> Result<Delivered,
             .and_then(|v| parse_retry_after(v, now))
     };
     let err = match status {
-        200..=299 => return Ok(Delivered { response }),
+        200..=299 => {
+            return Ok(Delivered {
+                response,
+                origin: None,
+            });
+        }
         404 | 410 => SendError::Gone {
             response: Box::new(response),
         },

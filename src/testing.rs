@@ -57,7 +57,9 @@
 //! [`LocalPushService::take_received`]) and
 //! answered `201 Created` with `Location: https://127.0.0.1:<port>/message/<id>`
 //! and the `TTL` echoed. An empty body is a valid "tickle" push and needs no
-//! encryption headers. Any other path gets 404.
+//! encryption headers. `DELETE` of that `Location` (RFC 8030, Section 6.2)
+//! answers 204 once, then 404; other methods on it get 405. Any other path
+//! gets 404.
 
 use core::fmt;
 use core::pin::Pin;
@@ -265,6 +267,9 @@ struct State {
     origin: String,
     requests: AtomicU64,
     subs: Mutex<HashMap<String, SubState>>,
+    /// Ids of the message resources (`Location`) not yet deleted, oldest
+    /// first, at most [`MAX_RECEIVED`].
+    messages: Mutex<VecDeque<String>>,
 }
 
 impl State {
@@ -332,6 +337,7 @@ impl LocalPushService {
             origin: format!("https://127.0.0.1:{}", addr.port()),
             requests: AtomicU64::new(0),
             subs: Mutex::new(HashMap::new()),
+            messages: Mutex::new(VecDeque::new()),
         });
         let (shutdown, stop) = watch::channel(());
         let task = runtime.spawn(accept_loop(listener, acceptor, Arc::clone(&state), stop));
@@ -626,6 +632,9 @@ type ResBody = Either<Full<Bytes>, Filler>;
 
 async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Response<ResBody> {
     state.requests.fetch_add(1, Ordering::Relaxed);
+    if let Some(id) = req.uri().path().strip_prefix("/message/") {
+        return message_resource(state, req.method(), id);
+    }
     let Some(id) = subscription_id(req.uri().path()).map(str::to_owned) else {
         return refuse(StatusCode::NOT_FOUND, "UnknownSubscription", "no such path");
     };
@@ -801,6 +810,16 @@ async fn accept(
             });
         }
     }
+    {
+        let mut messages = state
+            .messages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if messages.len() >= MAX_RECEIVED {
+            messages.pop_front();
+        }
+        messages.push_back(message_id.clone());
+    }
     let mut resp = response(StatusCode::CREATED, Either::Left(Full::new(Bytes::new())));
     let location = format!("{}/message/{message_id}", state.origin);
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -809,6 +828,33 @@ async fn accept(
     resp.headers_mut()
         .insert(HeaderName::from_static("ttl"), HeaderValue::from(ttl));
     Ok(resp)
+}
+
+/// `DELETE /message/<id>` (RFC 8030, Section 6.2): 204 for a message
+/// resource this service made and has not deleted yet, 404 otherwise; 405
+/// for any other method.
+fn message_resource(state: &State, method: &Method, id: &str) -> Response<ResBody> {
+    if method != Method::DELETE {
+        return refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "a message resource takes DELETE",
+        );
+    }
+    let mut messages = state
+        .messages
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    match messages.iter().position(|m| m == id) {
+        Some(at) => {
+            messages.remove(at);
+            response(
+                StatusCode::NO_CONTENT,
+                Either::Left(Full::new(Bytes::new())),
+            )
+        }
+        None => refuse(StatusCode::NOT_FOUND, "UnknownMessage", "no such message"),
+    }
 }
 
 /// The body, at most [`MAX_BODY_LEN`] octets (413 past that, declared or
