@@ -249,8 +249,14 @@ impl fmt::Debug for Endpoint {
 /// assert_eq!(sub.endpoint().origin(), "https://updates.push.services.mozilla.com");
 /// # Ok::<(), webpush::subscription::SubscriptionError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(try_from = "SubscriptionJson", into = "SubscriptionJson")]
+///
+/// `Deserialize` reads the same JSON form with a document-size limit of
+/// [`MAX_JSON_LEN`] (see `subscription::bounded`'s notes in the source:
+/// every string, number and nesting level is charged against it), so a
+/// subscription embedded in a larger document cannot make it allocate
+/// without bound.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "SubscriptionJson")]
 pub struct Subscription {
     endpoint: Endpoint,
     expiration_time: Option<u64>,
@@ -396,6 +402,8 @@ impl From<Subscription> for SubscriptionJson {
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]
 pub mod fuzz;
+
+mod bounded;
 
 #[cfg(test)]
 mod tests;
