@@ -143,9 +143,10 @@ impl<'de> Visitor<'de> for Budget<'_> {
 }
 
 impl<'de> serde::Deserialize<'de> for Subscription {
-    /// Reads the browser's JSON form through the budget described in the
-    /// [module docs](self), then validates it as
-    /// [`Subscription::from_json`] does.
+    /// Reads the browser's JSON form through a budget of
+    /// [`MAX_JSON_LEN`] (string lengths plus 2, 8 per number, 4 per
+    /// literal, 2 per array or object, at most 16 levels deep), then
+    /// validates it as [`Subscription::from_json`] does.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let left = Cell::new(MAX_JSON_LEN);
         let value = Budget {
