@@ -729,6 +729,21 @@ fn send_reports_gone_and_rate_limited_with_their_exit_codes() {
     let out = s.send(&sub, &["--payload", "hi"]);
     assert_one_line_failure(&out, EXIT_FAILED);
     assert!(s.payloads(&sub).is_empty());
+
+    // A key mismatch says to resubscribe, in the report too.
+    s.service.set_fault(
+        &sub,
+        Fault::Status {
+            status: 400,
+            body: r#"{"reason":"VapidPkHashMismatch"}"#.to_owned(),
+        },
+    );
+    let out = s.send(&sub, &["--payload", "hi", "--json"]);
+    let line = assert_clean_failure(&out, EXIT_FAILED);
+    assert!(line.contains("resubscribe"), "{line}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["outcome"], "key_mismatch");
+    assert_eq!(json["retryable"], false);
 }
 
 #[test]

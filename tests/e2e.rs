@@ -609,3 +609,45 @@ async fn cancel_refuses_hostile_locations_before_connecting() {
         );
     }
 }
+
+#[tokio::test]
+async fn service_codes_over_tls_key_mismatch_and_caller_bug() {
+    let f = fixture().await;
+    f.service.set_fault(
+        &f.sub,
+        Fault::Status {
+            status: 400,
+            body: r#"{"reason":"VapidPkHashMismatch"}"#.into(),
+        },
+    );
+    let err = f
+        .client
+        .send(&f.sub, b"x", &PushOptions::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_key_mismatch(), "{err:?}");
+    assert!(!err.is_retryable() && !err.is_gone());
+    assert!(err.to_string().contains("resubscribe"), "{err}");
+    f.service.set_fault(
+        &f.sub,
+        Fault::Status {
+            status: 400,
+            body: r#"{"code":400,"errno":113,"error":"Bad Request","message":"topic: Topic must be no greater than 32 characters","more_info":"http://autopush.readthedocs.io/en/latest/http.html#error-codes"}"#.into(),
+        },
+    );
+    let err = f
+        .client
+        .send(&f.sub, b"x", &PushOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SendError::BadRequest { .. }) && err.is_caller_bug(),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.service_reason(),
+        Some(webpush::push_service::ServiceReason::Autopush(
+            webpush::push_service::AutopushErrno::INVALID_TOPIC
+        ))
+    );
+}

@@ -290,6 +290,9 @@ pub(crate) enum Outcome {
     Gone,
     /// 429 (or WNS 406): retry after `retry_after_secs`.
     RateLimited,
+    /// The subscription was made with another VAPID key: ask the browser
+    /// to resubscribe.
+    KeyMismatch,
     /// Anything else (see `error` and `retryable`).
     Failed,
     /// The line is not a valid subscription; nothing was sent.
@@ -338,6 +341,8 @@ impl Report {
                     Outcome::Gone
                 } else if matches!(e, SendError::RateLimited { .. }) {
                     Outcome::RateLimited
+                } else if e.is_key_mismatch() {
+                    Outcome::KeyMismatch
                 } else {
                     Outcome::Failed
                 },
