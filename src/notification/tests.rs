@@ -297,3 +297,33 @@ fn to_payload_checks_size_after_padding() {
         Err(NotificationError::TooLarge { .. })
     ));
 }
+
+proptest::proptest! {
+    /// Whatever the builder accepts, WebKit's rules accept.
+    #[test]
+    fn built_payloads_always_pass_webkit_rules(
+        title in "\\PC{1,40}",
+        body in proptest::option::of("\\PC{0,80}"),
+        tag in proptest::option::of("\\PC{0,20}"),
+        lang in proptest::option::of("[a-zA-Z-]{0,10}"),
+        badge in proptest::option::of(proptest::prelude::any::<u64>()),
+        silent in proptest::option::of(proptest::prelude::any::<bool>()),
+        path in "[a-z0-9/]{0,30}",
+    ) {
+        let mut b = Notification::builder(&title, &format!("https://e.example/{path}"));
+        if let Some(body) = &body { b = b.body(body); }
+        if let Some(tag) = &tag { b = b.tag(tag); }
+        if let Some(lang) = &lang { b = b.lang(lang); }
+        if let Some(badge) = badge { b = b.app_badge(badge); }
+        if let Some(silent) = silent { b = b.silent(silent); }
+        let n = b.build().unwrap();
+        let object = parse_declarative(&n.to_json()).unwrap();
+        proptest::prop_assert_eq!(&object, n.as_json_object());
+    }
+
+    /// The validator is total: any text gives a result, never a panic.
+    #[test]
+    fn parse_declarative_is_total(text in "\\PC{0,200}") {
+        let _ = parse_declarative(&text);
+    }
+}
