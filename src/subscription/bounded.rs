@@ -132,6 +132,10 @@ impl<'de> Visitor<'de> for Budget<'_> {
                     "subscription object keys must be strings",
                 ));
             };
+            if out.contains_key(&key) {
+                // As `from_json` (serde's derive) refuses them.
+                return Err(de::Error::custom("subscription has a duplicate member"));
+            }
             let value = map.next_value_seed(Budget {
                 left: inner.left,
                 depth: inner.depth,

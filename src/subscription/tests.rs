@@ -295,6 +295,11 @@ fn serde_deserialize_validates_like_from_json() {
     assert_eq!(back, direct);
     let bad = doc("").replace(AUTH, "AAAA");
     assert!(serde_json::from_str::<Subscription>(&bad).is_err());
+    // Duplicate members are refused, as from_json refuses them.
+    let dup = doc(&format!(r#","endpoint":"{ENDPOINT}""#));
+    assert!(Subscription::from_json(&dup).is_err());
+    let err = serde_json::from_str::<Subscription>(&dup).unwrap_err();
+    assert!(err.to_string().contains("duplicate"), "{err}");
 }
 
 #[test]
