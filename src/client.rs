@@ -12,6 +12,9 @@ use crate::sender::Sender;
 use crate::subscription::Subscription;
 use crate::vapid::{Audience, VapidSigner};
 
+mod cancel;
+pub use cancel::{CancelError, CancelOutcome, MAX_LOCATION_LEN};
+
 /// Sends push messages. `Clone` and cheap to share: clones share the
 /// sender's connection pool and the VAPID cache.
 ///
@@ -143,7 +146,9 @@ impl<S: Sender> PushClient<S> {
             match e {
                 BuildError::Encryption(e) => SendError::Encryption(e),
                 BuildError::Vapid(e) => SendError::Vapid(e),
-                BuildError::Invalid(what) => SendError::InvalidMessage(what),
+                other @ (BuildError::Invalid(_) | BuildError::TtlTooLong { .. }) => {
+                    SendError::InvalidMessage(other.phrase())
+                }
             }
         })
     }
@@ -165,7 +170,8 @@ impl<S: Sender> PushClient<S> {
         let response = self.sender.send(request).await;
         let result = response
             .map_err(SendError::Transport)
-            .and_then(|r| outcome::classify(r, SystemTime::now()));
+            .and_then(|r| outcome::classify(r, SystemTime::now()))
+            .map(|d| d.with_origin(aud.as_ref().map(|a| a.as_str().to_owned())));
         if let (Err(SendError::VapidRejected { .. }), Some(aud)) = (&result, &aud) {
             self.signer.invalidate(aud);
         }

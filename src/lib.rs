@@ -11,6 +11,8 @@
 //! | legacy message encryption (feature `aesgcm`) | `aesgcm` | draft-ietf-webpush-encryption-04 `aesgcm`, only for peers that need it | none |
 //! | subscriptions | [`subscription`] | W3C Push API `PushSubscription.toJSON()` | none |
 //! | sender identity | [`vapid`] | RFC 8292 (ES256 JWT, `vapid t=…, k=…`, token cache) | none |
+//! | notification payloads | [`notification`] | Declarative Web Push (WebKit) and plain notification JSON | none |
+//! | push services | [`push_service`] | which service an endpoint is; its TTL limits and refusal codes | none |
 //! | push requests | [`request`] | RFC 8030 (TTL, Urgency, Topic) as an `http::Request` | none |
 //! | outcomes | [`outcome`], [`policy`] | RFC 8030 responses; which endpoints may be contacted | none |
 //! | transport | [`sender`] | the `Sender` trait; `ReqwestSender` (feature `client`) | HTTPS |
@@ -50,8 +52,10 @@ pub mod client;
 mod codec;
 pub mod ece;
 pub mod message;
+pub mod notification;
 pub mod outcome;
 pub mod policy;
+pub mod push_service;
 pub mod request;
 pub mod sender;
 pub mod subscription;

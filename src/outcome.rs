@@ -10,10 +10,20 @@
 //! | 413 | [`SendError::PayloadTooLarge`] | send less |
 //! | 429, 406 (WNS throttling) | [`SendError::RateLimited`] | retry after [`SendError::retry_after`] |
 //! | 401, 403 | [`SendError::VapidRejected`] | check the VAPID key and subject; drop cached tokens for the origin |
-//! | 400 | [`SendError::BadRequest`] | a request the service considers malformed (TTL, Topic, Urgency, encoding) |
+//! | 4xx whose body says the subscription was made with another key | [`SendError::KeyMismatch`] | ask the browser to resubscribe with the current key; neither retry nor delete |
+//! | 400 | [`SendError::BadRequest`] | a request the service considers malformed (TTL, Topic, Urgency, encoding); [`SendError::is_caller_bug`] when the service's code says so |
 //! | other 4xx (405, 408, 415, …) | [`SendError::Rejected`] | look at [`SendError::reason`] |
 //! | 5xx | [`SendError::ServerError`] | retry later |
 //! | 1xx, 3xx, 600–999 | [`SendError::UnexpectedStatus`] | redirects are never followed |
+//!
+//! The status decides, except where the body carries a service's code that
+//! says more ([`ServiceReason`], parsed in [`crate::push_service`], where the
+//! table of codes lives): a key mismatch (Apple `VapidPkHashMismatch`, FCM's
+//! sender-ID 403, autopush's key mismatch) is [`SendError::KeyMismatch`];
+//! a refused VAPID token on a 400 (Apple `BadJwtToken`, FCM
+//! `UnauthorizedRegistration`) is [`SendError::VapidRejected`]; a gone
+//! subscription (autopush errno 102, 103, 105, 106, Apple `Unregistered`)
+//! is [`SendError::Gone`]. Only 4xx statuses are reinterpreted.
 //!
 //! Everything a push service sends back is untrusted: nothing here panics on
 //! any status, header or body, and [`SendError`]'s `Display` and `Debug`
@@ -21,22 +31,20 @@
 //! shortened reason, never the `Location` header or an endpoint URL.
 
 use core::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use http::{HeaderValue, StatusCode, header};
+use http::{StatusCode, header};
 
 use crate::message::CryptoError;
 use crate::policy::PolicyError;
+use crate::push_service::ServiceReason;
 use crate::sender::{PushResponse, TransportError, TransportErrorKind};
 use crate::vapid::VapidError;
 
-/// The longest delay [`parse_retry_after`] returns: `u32::MAX` seconds (about
-/// 136 years). Larger values are capped; clamp further before sleeping.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(u32::MAX as u64);
-/// The longest `Retry-After` value [`parse_retry_after`] reads, in octets;
-/// longer values give `None` unread. An HTTP-date is at most 33 octets
-/// (RFC 850 form), and 20 digits already exceed [`MAX_RETRY_AFTER`].
-pub const MAX_RETRY_AFTER_LEN: usize = 64;
+mod retry_after;
+pub use retry_after::{MAX_RETRY_AFTER, MAX_RETRY_AFTER_LEN, parse_retry_after};
+#[cfg(test)]
+use retry_after::{UNCAPPED_MAX, parse_uncapped};
 
 /// The most characters [`SendError::reason`] returns (escapes included).
 const MAX_REASON_CHARS: usize = 200;
@@ -47,6 +55,9 @@ const TEXT_HEAD: usize = 4096;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Delivered {
     response: PushResponse,
+    /// The origin of the endpoint pushed to, when sent through
+    /// [`crate::PushClient`]: what a `Location` must match to be cancelled.
+    origin: Option<String>,
 }
 
 impl Delivered {
@@ -74,6 +85,19 @@ impl Delivered {
         &self.response
     }
 
+    /// The origin of the subscription's endpoint, when the push went
+    /// through [`crate::PushClient`] (`None` from a bare [`classify`]).
+    #[must_use]
+    pub fn endpoint_origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// Records the endpoint's origin.
+    pub(crate) fn with_origin(mut self, origin: Option<String>) -> Self {
+        self.origin = origin;
+        self
+    }
+
     /// The whole response, by value.
     #[must_use]
     pub fn into_response(self) -> PushResponse {
@@ -91,6 +115,7 @@ impl fmt::Debug for Delivered {
         f.debug_struct("Delivered")
             .field("status", &self.response.status)
             .field("location", &location)
+            .field("endpoint_origin", &self.origin)
             .field("response", &self.response)
             .finish()
     }
@@ -134,8 +159,21 @@ pub enum SendError {
         /// The push service's response.
         response: Box<PushResponse>,
     },
+    /// The subscription was made with another VAPID key
+    /// (`applicationServerKey`) than the one that signed this push: Apple
+    /// `VapidPkHashMismatch`, FCM's 403 "does not correspond to the sender
+    /// ID", autopush's "VAPID public key mismatch" (see
+    /// [`service_reason`](Self::service_reason)). Ask the browser to
+    /// resubscribe with the current key; retrying fails the same way, and
+    /// deleting loses a subscriber who is still there.
+    KeyMismatch {
+        /// The push service's response.
+        response: Box<PushResponse>,
+    },
     /// 400 Bad Request: the service considers the request malformed (a
     /// header such as TTL, Topic or Urgency, the encoding, or the endpoint).
+    /// [`is_caller_bug`](Self::is_caller_bug) tells when the service's code
+    /// names a flaw the sender could have caught.
     BadRequest {
         /// The push service's response.
         response: Box<PushResponse>,
@@ -187,6 +225,7 @@ impl SendError {
             | Self::PayloadTooLarge { response }
             | Self::RateLimited { response, .. }
             | Self::VapidRejected { response }
+            | Self::KeyMismatch { response }
             | Self::BadRequest { response }
             | Self::Rejected { response }
             | Self::ServerError { response, .. }
@@ -212,10 +251,58 @@ impl SendError {
         }
     }
 
-    /// Whether the subscription is gone (404 or 410): delete it.
+    /// Whether the subscription is gone (404 or 410, or a service code that
+    /// says so): delete it.
     #[must_use]
     pub fn is_gone(&self) -> bool {
         matches!(self, Self::Gone { .. })
+    }
+
+    /// Whether the subscription was made with another VAPID key
+    /// ([`KeyMismatch`](Self::KeyMismatch)): resubscribe, do not retry, do
+    /// not delete blindly.
+    #[must_use]
+    pub fn is_key_mismatch(&self) -> bool {
+        matches!(self, Self::KeyMismatch { .. })
+    }
+
+    /// Whether the service's code names a flaw in the request that the
+    /// sender could have caught (a bug in the caller, or in this crate): an
+    /// invalid TTL, Topic or Urgency, missing or invalid crypto headers
+    /// (autopush errno 101, 110–114; Apple `BadTtl`, `BadUrgency`,
+    /// `BadWebPushTopic`, `BadWebPushRequest`). Fix the request; retrying
+    /// it unchanged fails again, and the subscription is fine.
+    #[must_use]
+    pub fn is_caller_bug(&self) -> bool {
+        self.status().is_some_and(|s| s.is_client_error())
+            && self
+                .service_reason()
+                .is_some_and(ServiceReason::is_caller_bug)
+    }
+
+    /// The push service's code, typed, where its body carries one (see
+    /// [`crate::push_service`]): autopush's `errno`, Apple's `reason`,
+    /// FCM's sender-ID and `UnauthorizedRegistration` texts. The service's
+    /// words stay available from [`reason`](Self::reason).
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use http::{HeaderMap, StatusCode};
+    /// use webpush::outcome::classify;
+    /// use webpush::push_service::{AutopushErrno, ServiceReason};
+    /// use webpush::sender::PushResponse;
+    ///
+    /// let body = br#"{"code":503,"errno":201,"error":"Service Unavailable","message":"Try later"}"#;
+    /// let response = PushResponse::new(StatusCode::SERVICE_UNAVAILABLE, HeaderMap::new(), body.to_vec());
+    /// let err = classify(response, SystemTime::now()).unwrap_err();
+    /// assert_eq!(err.service_reason(), Some(ServiceReason::Autopush(AutopushErrno::BACK_OFF)));
+    /// assert!(err.is_retryable());
+    /// assert_eq!(err.reason().as_deref(), Some("Try later"));
+    /// ```
+    #[must_use]
+    pub fn service_reason(&self) -> Option<ServiceReason> {
+        let r = self.response()?;
+        ServiceReason::parse(r.status, &r.headers, &r.body)
     }
 
     /// Whether a timeout elapsed: a [`TransportError`] of kind timeout, or a
@@ -253,7 +340,9 @@ impl SendError {
     ///   Early;
     /// - [`Transport`](Self::Transport) errors of kind timeout, connect and
     ///   other. Not TLS (a certificate that fails to verify will keep
-    ///   failing) and not policy (the address stays refused).
+    ///   failing) and not policy (the address stays refused);
+    /// - any other response whose service code asks for a retry (autopush
+    ///   errno 201 and 202).
     ///
     /// Everything else needs a change first: a new subscription, a smaller
     /// payload, a fixed key or request. A timeout may strike after the
@@ -263,14 +352,17 @@ impl SendError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::RateLimited { .. } | Self::ServerError { .. } => true,
-            Self::Rejected { response } => matches!(response.status.as_u16(), 408 | 425),
+            Self::Rejected { response } if matches!(response.status.as_u16(), 408 | 425) => true,
             Self::Transport(e) => matches!(
                 e.kind(),
                 TransportErrorKind::Timeout
                     | TransportErrorKind::Connect
                     | TransportErrorKind::Other
             ),
-            _ => false,
+            Self::Gone { .. } | Self::KeyMismatch { .. } => false,
+            _ => self
+                .service_reason()
+                .is_some_and(ServiceReason::is_retryable),
         }
     }
 
@@ -298,8 +390,31 @@ impl SendError {
 /// the time against which an HTTP-date `Retry-After` is measured.
 ///
 /// # Errors
-/// The [`SendError`] for the status: see the [module table](self).
+/// The [`SendError`] for the status and the service's code: see the
+/// [module table](self).
 pub fn classify(response: PushResponse, now: SystemTime) -> Result<Delivered, SendError> {
+    let status = response.status.as_u16();
+    if response.status.is_client_error()
+        && let Some(reason) =
+            ServiceReason::parse(response.status, &response.headers, &response.body)
+    {
+        let response = Box::new(response);
+        if reason.is_key_mismatch() {
+            return Err(SendError::KeyMismatch { response });
+        }
+        if reason.is_gone() {
+            return Err(SendError::Gone { response });
+        }
+        if reason.is_vapid() && status == 400 {
+            return Err(SendError::VapidRejected { response });
+        }
+        return classify_status(*response, now);
+    }
+    classify_status(response, now)
+}
+
+/// [`classify`] by the status alone.
+fn classify_status(response: PushResponse, now: SystemTime) -> Result<Delivered, SendError> {
     let status = response.status.as_u16();
     let retry_after = || {
         response
@@ -308,7 +423,12 @@ pub fn classify(response: PushResponse, now: SystemTime) -> Result<Delivered, Se
             .and_then(|v| parse_retry_after(v, now))
     };
     let err = match status {
-        200..=299 => return Ok(Delivered { response }),
+        200..=299 => {
+            return Ok(Delivered {
+                response,
+                origin: None,
+            });
+        }
         404 | 410 => SendError::Gone {
             response: Box::new(response),
         },
@@ -352,6 +472,9 @@ impl fmt::Display for SendError {
             Self::PayloadTooLarge { .. } => "push service refused the payload as too large",
             Self::RateLimited { .. } => "rate limited by the push service",
             Self::VapidRejected { .. } => "VAPID rejected by the push service",
+            Self::KeyMismatch { .. } => {
+                "push service says the subscription was made with another VAPID key (resubscribe)"
+            }
             Self::BadRequest { .. } => "push service refused the request as malformed",
             Self::Rejected { .. } => "push service refused the request",
             Self::ServerError { .. } => "push service failed",
@@ -388,6 +511,7 @@ impl fmt::Debug for SendError {
             Self::PayloadTooLarge { .. } => "PayloadTooLarge",
             Self::RateLimited { .. } => "RateLimited",
             Self::VapidRejected { .. } => "VapidRejected",
+            Self::KeyMismatch { .. } => "KeyMismatch",
             Self::BadRequest { .. } => "BadRequest",
             Self::Rejected { .. } => "Rejected",
             Self::ServerError { .. } => "ServerError",
@@ -622,234 +746,6 @@ fn redact_urls(text: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-// ---------------------------------------------------------------------------
-// Retry-After (RFC 9110, Section 10.2.3)
-
-/// Parses a `Retry-After` value: delta-seconds or an HTTP-date (RFC 9110,
-/// Section 5.6.7: IMF-fixdate, obsolete RFC 850 and asctime formats),
-/// relative to `now`.
-///
-/// Surrounding spaces are ignored. A date in the past gives
-/// `Some(Duration::ZERO)`; values over [`MAX_RETRY_AFTER`] are capped;
-/// anything else (negative or fractional numbers, garbage, a value longer
-/// than [`MAX_RETRY_AFTER_LEN`] octets) gives `None`.
-#[must_use]
-pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
-    if value.len() > MAX_RETRY_AFTER_LEN {
-        return None;
-    }
-    let bytes = trim_ows(value.as_bytes());
-    if bytes.is_empty() {
-        return None;
-    }
-    if bytes.iter().all(u8::is_ascii_digit) {
-        let secs = bytes.iter().fold(0u64, |n, &d| {
-            n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-        });
-        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
-    }
-    let target = parse_http_date(bytes, now)?;
-    let delay = match target.checked_sub(unix_secs(now)) {
-        // `now` has sub-second precision: measure from the start of its second.
-        Some(d) if d > 0 => {
-            let whole = Duration::from_secs(d.unsigned_abs());
-            whole.saturating_sub(Duration::from_nanos(u64::from(now_subsec_nanos(now))))
-        }
-        Some(_) => Duration::ZERO,
-        None => MAX_RETRY_AFTER,
-    };
-    Some(delay.min(MAX_RETRY_AFTER))
-}
-
-fn trim_ows(mut b: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = b {
-        b = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = b {
-        b = rest;
-    }
-    b
-}
-
-/// Whole seconds since the Unix epoch, floored (negative before 1970).
-fn unix_secs(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => {
-            let d = e.duration();
-            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-            if d.subsec_nanos() > 0 {
-                secs.saturating_neg().saturating_sub(1)
-            } else {
-                secs.saturating_neg()
-            }
-        }
-    }
-}
-
-/// Nanoseconds of `t` past [`unix_secs`]`(t)`.
-fn now_subsec_nanos(t: SystemTime) -> u32 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.subsec_nanos(),
-        Err(e) => match e.duration().subsec_nanos() {
-            0 => 0,
-            n => 1_000_000_000 - n,
-        },
-    }
-}
-
-const DAY_NAMES: [&[u8]; 7] = [b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun"];
-const LONG_DAY_NAMES: [&[u8]; 7] = [
-    b"monday",
-    b"tuesday",
-    b"wednesday",
-    b"thursday",
-    b"friday",
-    b"saturday",
-    b"sunday",
-];
-const MONTHS: [&[u8]; 12] = [
-    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
-];
-
-/// An HTTP-date as seconds since the Unix epoch. Names match
-/// case-insensitively and spaces may repeat; the day name is not checked
-/// against the date. A two-digit RFC 850 year more than 50 years after
-/// `now`'s year is taken as the century before.
-fn parse_http_date(b: &[u8], now: SystemTime) -> Option<i64> {
-    let mut tokens = b
-        .split(|&c| c == b' ' || c == b'\t')
-        .filter(|t| !t.is_empty());
-    let first = tokens.next()?;
-    let (year, month, day, time) = if let Some(name) = first.strip_suffix(b",") {
-        if DAY_NAMES.iter().any(|d| name.eq_ignore_ascii_case(d)) {
-            // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-            let day = digits(tokens.next()?, 1, 2)?;
-            let month = month(tokens.next()?)?;
-            let year = digits(tokens.next()?, 4, 4)?;
-            let time = time_of_day(tokens.next()?)?;
-            (year, month, day, time)
-        } else if LONG_DAY_NAMES.iter().any(|d| name.eq_ignore_ascii_case(d)) {
-            // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
-            let mut parts = tokens.next()?.split(|&c| c == b'-');
-            let day = digits(parts.next()?, 1, 2)?;
-            let month = month(parts.next()?)?;
-            let yy = digits(parts.next()?, 2, 2)?;
-            if parts.next().is_some() {
-                return None;
-            }
-            let time = time_of_day(tokens.next()?)?;
-            (rfc850_year(yy, now), month, day, time)
-        } else {
-            return None;
-        }
-    } else if DAY_NAMES.iter().any(|d| first.eq_ignore_ascii_case(d)) {
-        // asctime: Sun Nov  6 08:49:37 1994
-        let month = month(tokens.next()?)?;
-        let day = digits(tokens.next()?, 1, 2)?;
-        let time = time_of_day(tokens.next()?)?;
-        let year = digits(tokens.next()?, 4, 4)?;
-        return finish(tokens.next().is_none(), year, month, day, time);
-    } else {
-        return None;
-    };
-    let gmt = tokens.next().is_some_and(|t| t == b"GMT");
-    finish(gmt && tokens.next().is_none(), year, month, day, time)
-}
-
-fn finish(ok: bool, year: i64, month: i64, day: i64, time: i64) -> Option<i64> {
-    if !ok || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    days_from_civil(year, month, day)
-        .checked_mul(86_400)?
-        .checked_add(time)
-}
-
-/// `min..=max` ASCII digits as a number.
-fn digits(t: &[u8], min: usize, max: usize) -> Option<i64> {
-    if t.len() < min || t.len() > max || !t.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(t.iter().fold(0, |n, &d| n * 10 + i64::from(d - b'0')))
-}
-
-/// 1-based month number.
-fn month(t: &[u8]) -> Option<i64> {
-    let i = MONTHS.iter().position(|m| t.eq_ignore_ascii_case(m))?;
-    i64::try_from(i + 1).ok()
-}
-
-/// `HH:MM:SS` as seconds into the day; a leap second 60 is accepted.
-fn time_of_day(t: &[u8]) -> Option<i64> {
-    let [h1, h2, b':', m1, m2, b':', s1, s2] = *t else {
-        return None;
-    };
-    let h = digits(&[h1, h2], 2, 2)?;
-    let m = digits(&[m1, m2], 2, 2)?;
-    let s = digits(&[s1, s2], 2, 2)?;
-    (h < 24 && m < 60 && s <= 60).then_some(h * 3600 + m * 60 + s)
-}
-
-/// RFC 9110: a two-digit year that appears more than 50 years in the future
-/// is the most recent past year with those digits.
-fn rfc850_year(yy: i64, now: SystemTime) -> i64 {
-    // Clamped so that the result stays a four-digit year.
-    let now_year = civil_year(unix_secs(now).div_euclid(86_400)).clamp(100, 9899);
-    let year = now_year.div_euclid(100) * 100 + yy;
-    if year > now_year + 50 {
-        year - 100
-    } else if year + 100 <= now_year + 50 {
-        year + 100
-    } else {
-        year
-    }
-}
-
-const fn is_leap(y: i64) -> bool {
-    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
-}
-
-const fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(y) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-/// algorithm); `year` is 0..=9999 here, so nothing overflows.
-const fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The year of a day count since 1970-01-01 (inverse of
-/// [`days_from_civil`]); saturating for absurd inputs.
-const fn civil_year(days: i64) -> i64 {
-    let z = days.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe.saturating_add(era.saturating_mul(400));
-    if month <= 2 {
-        year.saturating_add(1)
-    } else {
-        year
-    }
 }
 
 /// Entry points for the `fuzz/` targets (internal feature `__fuzz`).

@@ -20,6 +20,7 @@ use core::fmt;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 
 use crate::message::{self, CryptoError, Padding};
+use crate::push_service::PushService;
 use crate::subscription::Subscription;
 use crate::vapid::{Audience, VapidError, VapidHeader, VapidSigner};
 
@@ -42,6 +43,40 @@ pub enum BuildError {
     /// A header value that cannot be sent (never for validated inputs).
     #[error("invalid push request: {0}")]
     Invalid(&'static str),
+    /// The TTL is longer than the endpoint's push service keeps a message
+    /// ([`PushService::max_ttl`]): refused rather than clamped, so that a
+    /// message never silently expires sooner than asked.
+    #[error("TTL of {ttl} s is over the {service} push service's maximum of {max} s")]
+    TtlTooLong {
+        /// The TTL asked for.
+        ttl: u32,
+        /// The service's maximum.
+        max: u32,
+        /// The endpoint's push service.
+        service: PushService,
+    },
+}
+
+impl BuildError {
+    /// A fixed phrase for the error, for callers that keep only a
+    /// `&'static str` (such as [`crate::outcome::SendError::InvalidMessage`]).
+    #[must_use]
+    pub const fn phrase(&self) -> &'static str {
+        match self {
+            Self::Encryption(_) => "the payload could not be encrypted",
+            Self::Vapid(_) => "the VAPID token could not be signed",
+            Self::Invalid(what) => what,
+            Self::TtlTooLong {
+                service: PushService::Fcm,
+                ..
+            } => "TTL is over FCM's maximum of 2419200 s",
+            Self::TtlTooLong {
+                service: PushService::Mozilla,
+                ..
+            } => "TTL is over Mozilla autopush's maximum of 2592000 s",
+            Self::TtlTooLong { .. } => "TTL is over the push service's maximum",
+        }
+    }
 }
 
 /// How urgent a message is (RFC 8030, Section 5.3): push services and user
@@ -260,6 +295,10 @@ impl PushOptions {
     }
 }
 
+/// The header WNS reads to decide whether to keep an undelivered message;
+/// set from the TTL for WNS endpoints ([`PushService::wns_cache_policy`]).
+pub const WNS_CACHE_POLICY: &str = "x-wns-cache-policy";
+
 /// Builds the `http::Request` for one push: encrypts the payload for the
 /// subscription (unless it is empty: a "tickle" push carries no body and no
 /// encryption headers) and sets `TTL`, `Urgency`, `Topic`,
@@ -268,6 +307,21 @@ impl PushOptions {
 /// `ContentEncoding::Aesgcm` (feature `aesgcm`) the body is `aesgcm` and the
 /// legacy headers go with it: `Encryption: salt=…`, `Crypto-Key:
 /// dh=…;p256ecdsa=…` and `Authorization: WebPush <jwt>`.
+///
+/// # Per-service rules
+///
+/// From the endpoint's [`PushService`] (see [`crate::push_service`]):
+///
+/// | service | rule |
+/// |---|---|
+/// | FCM | a TTL over 2,419,200 s ([`crate::push_service::FCM_MAX_TTL`]) is refused with [`BuildError::TtlTooLong`] |
+/// | Mozilla autopush | a TTL over 30 days ([`crate::push_service::AUTOPUSH_MAX_TTL`]) is refused (autopush would clamp it silently) |
+/// | WNS | `X-WNS-Cache-Policy: cache`, or `no-cache` with TTL 0, so that the header agrees with the TTL |
+/// | Apple, other | RFC 8030 only |
+///
+/// Refusing rather than clamping: a caller who asked for 60 days learns at
+/// once that the message may expire after 28, instead of finding out when
+/// it does. The default TTL ([`DEFAULT_TTL`]) passes everywhere.
 ///
 /// ```
 /// use webpush::request::{build_request, PushOptions, Urgency};
@@ -290,7 +344,8 @@ impl PushOptions {
 ///
 /// # Errors
 /// [`BuildError::Encryption`] for a payload over 3993 octets (`aesgcm`:
-/// 4078; or the fixed padding size), [`BuildError::Vapid`] when signing fails.
+/// 4078; or the fixed padding size), [`BuildError::Vapid`] when signing
+/// fails, [`BuildError::TtlTooLong`] for a TTL over the service's maximum.
 pub fn build_request(
     subscription: &Subscription,
     payload: &[u8],
@@ -313,8 +368,21 @@ pub fn build_request_with_header(
     options: &PushOptions,
     vapid: Option<&VapidHeader>,
 ) -> Result<http::Request<Vec<u8>>, BuildError> {
+    let service = subscription.endpoint().service();
+    if let Some(max) = service.max_ttl()
+        && options.ttl > max
+    {
+        return Err(BuildError::TtlTooLong {
+            ttl: options.ttl,
+            max,
+            service,
+        });
+    }
     let mut request =
         http::Request::post(subscription.endpoint().uri().clone()).header("ttl", options.ttl);
+    if let Some(policy) = service.wns_cache_policy(options.ttl) {
+        request = request.header(WNS_CACHE_POLICY, policy);
+    }
     if let Some(urgency) = options.urgency {
         request = request.header("urgency", urgency.as_str());
     }

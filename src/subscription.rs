@@ -196,6 +196,23 @@ impl Endpoint {
         &self.0
     }
 
+    /// The push service this endpoint belongs to, from its host (and, for
+    /// FCM, its path): pure, no I/O, no allocation. See
+    /// [`crate::push_service`] for what each service implies.
+    ///
+    /// ```
+    /// use webpush::push_service::PushService;
+    /// use webpush::Endpoint;
+    ///
+    /// let e = Endpoint::parse("https://web.push.apple.com/QGx")?;
+    /// assert_eq!(e.service(), PushService::Apple);
+    /// # Ok::<(), webpush::SubscriptionError>(())
+    /// ```
+    #[must_use]
+    pub fn service(&self) -> crate::push_service::PushService {
+        crate::push_service::PushService::from_uri(&self.0)
+    }
+
     /// The origin (RFC 6454): scheme, host, and the port when it is not the
     /// scheme's default. This is the VAPID audience.
     #[must_use]
@@ -232,8 +249,14 @@ impl fmt::Debug for Endpoint {
 /// assert_eq!(sub.endpoint().origin(), "https://updates.push.services.mozilla.com");
 /// # Ok::<(), webpush::subscription::SubscriptionError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(try_from = "SubscriptionJson", into = "SubscriptionJson")]
+///
+/// `Deserialize` reads the same JSON form with a document-size limit of
+/// [`MAX_JSON_LEN`] (see `subscription::bounded`'s notes in the source:
+/// every string, number and nesting level is charged against it), so a
+/// subscription embedded in a larger document cannot make it allocate
+/// without bound.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "SubscriptionJson")]
 pub struct Subscription {
     endpoint: Endpoint,
     expiration_time: Option<u64>,
@@ -379,6 +402,8 @@ impl From<Subscription> for SubscriptionJson {
 #[cfg(feature = "__fuzz")]
 #[doc(hidden)]
 pub mod fuzz;
+
+mod bounded;
 
 #[cfg(test)]
 mod tests;

@@ -263,6 +263,50 @@ fn encrypt_then_decrypt_round_trips_through_two_processes() {
 }
 
 #[test]
+fn decrypt_reads_the_private_key_from_a_file() {
+    let r = receiver();
+    let dir = TempDir::new("decrypt-key-file");
+    let key = dir.write("key.txt", format!("{}\n", r.private));
+    let out = encrypt(&r, b"from a key file", None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let back = webpush()
+        .args([
+            "decrypt",
+            "--private-key-file",
+            key.to_str().unwrap(),
+            "--auth",
+            &r.auth,
+        ])
+        .write_stdin(out.stdout.clone())
+        .output()
+        .unwrap();
+    assert!(back.status.success(), "{}", stderr(&back));
+    assert_eq!(back.stdout, b"from a key file");
+    // A missing file fails cleanly without echoing anything secret.
+    let missing = dir.path("nope.txt");
+    let back = webpush()
+        .args([
+            "decrypt",
+            "--private-key-file",
+            missing.to_str().unwrap(),
+            "--auth",
+            &r.auth,
+        ])
+        .write_stdin(out.stdout)
+        .output()
+        .unwrap();
+    let err = assert_one_line_failure(&back, 2);
+    assert!(!err.contains(&r.auth), "{err}");
+    // The help says why a file is better.
+    let help = webpush().args(["decrypt", "--help"]).output().unwrap();
+    assert!(
+        stdout(&help).contains("visible to other local users"),
+        "{}",
+        stdout(&help)
+    );
+}
+
+#[test]
 fn keys_starting_with_a_hyphen_are_values_not_flags() {
     // base64url uses `-`: 0xf8 encodes as a leading `-`.
     let ua = UaKeyPair::from_private_bytes(&[0xf8; 32]).unwrap();
@@ -518,6 +562,51 @@ fn send_delivers() {
 }
 
 #[test]
+fn send_title_builds_a_declarative_payload() {
+    let s = Service::start("declarative");
+    let sub = s.subscribe();
+    let out = s.send(
+        &sub,
+        &[
+            "--title",
+            "Build finished",
+            "--body",
+            "All tests passed",
+            "--navigate",
+            "https://ci.example.com/runs/42",
+            "--app-badge",
+            "3",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let payload = s.payloads(&sub).pop().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(json["web_push"], 8030);
+    assert_eq!(json["notification"]["title"], "Build finished");
+    assert_eq!(json["notification"]["body"], "All tests passed");
+    assert_eq!(
+        json["notification"]["navigate"],
+        "https://ci.example.com/runs/42"
+    );
+    assert_eq!(json["notification"]["app_badge"], 3);
+    webpush::notification::parse_declarative(std::str::from_utf8(&payload).unwrap()).unwrap();
+
+    // WebKit's rules are checked before anything is sent.
+    let before = s.service.request_count();
+    let out = s.send(&sub, &["--title", "t", "--navigate", "/relative"]);
+    let err = assert_one_line_failure(&out, 2);
+    assert!(err.contains("navigate"), "{err}");
+    let out = s.send(&sub, &["--title", "", "--navigate", "https://e.example/"]);
+    assert_one_line_failure(&out, 2);
+    // --navigate is required with --title, and --body needs --title.
+    let out = s.send(&sub, &["--title", "t"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = s.send(&sub, &["--payload", "x", "--body", "b"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(s.service.request_count(), before);
+}
+
+#[test]
 fn send_with_encoding_aesgcm_delivers_the_legacy_coding() {
     let s = Service::start("send-aesgcm");
     let sub = s.subscribe();
@@ -640,6 +729,21 @@ fn send_reports_gone_and_rate_limited_with_their_exit_codes() {
     let out = s.send(&sub, &["--payload", "hi"]);
     assert_one_line_failure(&out, EXIT_FAILED);
     assert!(s.payloads(&sub).is_empty());
+
+    // A key mismatch says to resubscribe, in the report too.
+    s.service.set_fault(
+        &sub,
+        Fault::Status {
+            status: 400,
+            body: r#"{"reason":"VapidPkHashMismatch"}"#.to_owned(),
+        },
+    );
+    let out = s.send(&sub, &["--payload", "hi", "--json"]);
+    let line = assert_clean_failure(&out, EXIT_FAILED);
+    assert!(line.contains("resubscribe"), "{line}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["outcome"], "key_mismatch");
+    assert_eq!(json["retryable"], false);
 }
 
 #[test]

@@ -490,3 +490,164 @@ mod aesgcm {
         );
     }
 }
+
+#[tokio::test]
+async fn cancel_deletes_the_message_resource_once() {
+    use webpush::client::CancelOutcome;
+    let f = fixture().await;
+    let delivered = f
+        .client
+        .send(&f.sub, b"withdraw me", &PushOptions::new().ttl(600))
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered.endpoint_origin(),
+        Some(f.service.origin().as_str())
+    );
+    let before = f.service.request_count();
+    assert_eq!(
+        f.client.cancel(&delivered).await.unwrap(),
+        CancelOutcome::Cancelled
+    );
+    // Deleted already: the service answers 404.
+    assert_eq!(
+        f.client.cancel(&delivered).await.unwrap(),
+        CancelOutcome::NotFound
+    );
+    assert_eq!(f.service.request_count(), before + 2);
+}
+
+/// A sender that forwards to the real one and replaces the `Location` of
+/// every answer, counting the requests it forwards.
+struct HostileLocation {
+    inner: ReqwestSender,
+    location: &'static str,
+    sent: std::sync::atomic::AtomicUsize,
+}
+
+impl webpush::sender::Sender for HostileLocation {
+    fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> webpush::sender::BoxFuture<
+        '_,
+        Result<webpush::sender::PushResponse, webpush::sender::TransportError>,
+    > {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async move {
+            let mut response = self.inner.send(request).await?;
+            response.headers.insert(
+                http::header::LOCATION,
+                http::HeaderValue::from_static(self.location),
+            );
+            Ok(response)
+        })
+    }
+}
+
+#[tokio::test]
+async fn cancel_refuses_hostile_locations_before_connecting() {
+    use webpush::client::CancelError;
+    let service = LocalPushService::start().await.unwrap();
+    let key = VapidKey::generate().unwrap();
+    let sub = service.subscribe(&key.public_key_base64()).unwrap();
+    let port = service.local_addr().port();
+    let other_port: &'static str =
+        Box::leak(format!("https://127.0.0.1:{}/message/x", port.wrapping_add(1)).into_boxed_str());
+    let userinfo: &'static str =
+        Box::leak(format!("https://u:p@127.0.0.1:{port}/message/x").into_boxed_str());
+    let http: &'static str =
+        Box::leak(format!("http://127.0.0.1:{port}/message/x").into_boxed_str());
+    let long: &'static str = Box::leak(
+        format!("https://127.0.0.1:{port}/message/{}", "a".repeat(5000)).into_boxed_str(),
+    );
+    for (i, location) in [
+        "https://evil.example/message/x",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/message/x",
+        other_port,
+        userinfo,
+        http,
+        long,
+        "javascript:alert(1)",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let signer = VapidSigner::new(
+            key.clone(),
+            Subject::parse("mailto:ops@example.com").unwrap(),
+        );
+        let sender = HostileLocation {
+            inner: service.sender_builder().build().unwrap(),
+            location,
+            sent: std::sync::atomic::AtomicUsize::new(0),
+        };
+        let client = PushClient::with_sender(sender, signer).policy(service.policy());
+        let delivered = client
+            .send(&sub, b"x", &PushOptions::new().ttl(60))
+            .await
+            .unwrap();
+        let before = service.request_count();
+        let err = client.cancel(&delivered).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CancelError::LocationRefused(_) | CancelError::Policy(_)
+            ),
+            "case {i}: {err:?}"
+        );
+        assert!(!err.to_string().contains("evil"), "case {i}: {err}");
+        assert_eq!(service.request_count(), before, "case {i}: nothing sent");
+        assert_eq!(
+            client
+                .sender()
+                .sent
+                .load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "case {i}: only the push went through the sender"
+        );
+    }
+}
+
+#[tokio::test]
+async fn service_codes_over_tls_key_mismatch_and_caller_bug() {
+    let f = fixture().await;
+    f.service.set_fault(
+        &f.sub,
+        Fault::Status {
+            status: 400,
+            body: r#"{"reason":"VapidPkHashMismatch"}"#.into(),
+        },
+    );
+    let err = f
+        .client
+        .send(&f.sub, b"x", &PushOptions::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_key_mismatch(), "{err:?}");
+    assert!(!err.is_retryable() && !err.is_gone());
+    assert!(err.to_string().contains("resubscribe"), "{err}");
+    f.service.set_fault(
+        &f.sub,
+        Fault::Status {
+            status: 400,
+            body: r#"{"code":400,"errno":113,"error":"Bad Request","message":"topic: Topic must be no greater than 32 characters","more_info":"http://autopush.readthedocs.io/en/latest/http.html#error-codes"}"#.into(),
+        },
+    );
+    let err = f
+        .client
+        .send(&f.sub, b"x", &PushOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SendError::BadRequest { .. }) && err.is_caller_bug(),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.service_reason(),
+        Some(webpush::push_service::ServiceReason::Autopush(
+            webpush::push_service::AutopushErrno::INVALID_TOPIC
+        ))
+    );
+}

@@ -4,13 +4,13 @@
 //! ```text
 //! webpush generate-vapid-keys [--out key.pem [--force] [--json]]
 //! webpush send --subscription sub.json --vapid-key key.pem --subject mailto:you@example.com \
-//!              (--payload TEXT | --payload-file FILE) [--ttl S] [--urgency U] [--topic T] \
+//!              (--payload TEXT | --payload-file FILE | --title T --navigate URL [--body B]) [--ttl S] [--urgency U] [--topic T] \
 //!              [--encoding aes128gcm|aesgcm] [--ca-cert FILE] [--allow-http] \
 //!              [--allow-loopback] [--timeout S] [--json]
 //! webpush send-batch --subscriptions subs.jsonl ...send options... \
 //!              [--concurrency N] [--retries N] [--report report.jsonl]
 //! webpush encrypt --p256dh KEY --auth SECRET [--pad N]    < plaintext > body
-//! webpush decrypt --private-key KEY --auth SECRET         < body > plaintext
+//! webpush decrypt --private-key-file FILE --auth SECRET  < body > plaintext
 //! webpush vapid-header --vapid-key key.pem --audience ORIGIN --subject SUB
 //! ```
 //!

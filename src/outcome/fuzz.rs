@@ -8,6 +8,7 @@ use http::header::{HeaderName, LOCATION};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::{MAX_REASON_CHARS, MAX_RETRY_AFTER, MAX_RETRY_AFTER_LEN, classify, parse_retry_after};
+use crate::push_service::ServiceReason;
 use crate::sender::{MAX_RESPONSE_BODY, PushResponse};
 
 /// A `Location` header value that must never be printed.
@@ -26,7 +27,8 @@ pub struct Response {
 
 /// Target `push_response`: any status, headers and body through
 /// [`classify`] and every question a caller asks the outcome. Nothing may
-/// panic; the reason is escaped printable ASCII of at most 200 characters;
+/// panic; a key mismatch is a 4xx whose typed reason says so, and only
+/// then; the reason is escaped printable ASCII of at most 200 characters;
 /// the retry delay is at most [`MAX_RETRY_AFTER`]; and `Display` / `Debug`
 /// never show the `Location` header.
 ///
@@ -72,6 +74,20 @@ pub fn response(input: &Response) {
         Err(error) => {
             assert!(!status.is_success());
             let _ = (error.is_gone(), error.is_timeout(), error.is_retryable());
+            // A service code reinterprets only 4xx statuses, and the
+            // variant agrees with the typed reason.
+            let typed = error.service_reason();
+            assert!(typed.is_none() || error.response().is_some());
+            if error.is_key_mismatch() {
+                assert!(status.is_client_error());
+                assert!(typed.is_some_and(ServiceReason::is_key_mismatch));
+                assert!(!error.is_retryable() && !error.is_gone());
+            } else if status.is_client_error() {
+                assert!(!typed.is_some_and(ServiceReason::is_key_mismatch));
+            }
+            if error.is_caller_bug() {
+                assert!(status.is_client_error() && !error.is_gone());
+            }
             assert!(error.retry_after().is_none_or(|d| d <= MAX_RETRY_AFTER));
             if let Some(reason) = error.reason() {
                 assert!(!reason.is_empty() && reason.len() <= MAX_REASON_CHARS);

@@ -1,6 +1,7 @@
 use super::*;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
+use std::time::UNIX_EPOCH;
 
 /// Sun, 06 Nov 1994 08:49:37 GMT.
 const DATE_SECS: u64 = 784_111_777;
@@ -33,6 +34,7 @@ fn kind(e: &SendError) -> &'static str {
         SendError::PayloadTooLarge { .. } => "PayloadTooLarge",
         SendError::RateLimited { .. } => "RateLimited",
         SendError::VapidRejected { .. } => "VapidRejected",
+        SendError::KeyMismatch { .. } => "KeyMismatch",
         SendError::BadRequest { .. } => "BadRequest",
         SendError::Rejected { .. } => "Rejected",
         SendError::ServerError { .. } => "ServerError",
@@ -231,9 +233,12 @@ fn retry_after_table() {
         (b"00030", Some(secs(30))),
         (b"  30 ", Some(secs(30))),
         (b"\t30\t", Some(secs(30))),
-        (b"4294967295", Some(MAX_RETRY_AFTER)),
-        (b"4294967296", Some(MAX_RETRY_AFTER)),
-        (b"99999999999999999999999999999999999999999", Some(MAX_RETRY_AFTER)),
+        (b"86400", Some(secs(86_400))),
+        (b"86401", Some(secs(86_401))),
+        (b"4294967295", Some(UNCAPPED_MAX)),
+        (b"100000000000000000000", Some(UNCAPPED_MAX)),
+        (b"4294967296", Some(UNCAPPED_MAX)),
+        (b"99999999999999999999999999999999999999999", Some(UNCAPPED_MAX)),
         (b"-1", None),
         (b"+1", None),
         (b"1.5", None),
@@ -257,7 +262,7 @@ fn retry_after_table() {
         (b"Sat, 05 Nov 1994 08:49:37 GMT", Some(Duration::ZERO)),
         (b"Thu, 01 Jan 1970 00:00:00 GMT", Some(Duration::ZERO)),
         (b"Mon, 01 Jan 0001 00:00:00 GMT", Some(Duration::ZERO)),
-        (b"Fri, 31 Dec 9999 23:59:59 GMT", Some(MAX_RETRY_AFTER)),
+        (b"Fri, 31 Dec 9999 23:59:59 GMT", Some(UNCAPPED_MAX)),
         (b"Fri, 18 Jan 2030 00:00:00 GMT", Some(secs(1_894_924_800 - (DATE_SECS - 30)))),
         (b"Sun, 06 Nov 1994 08:49:60 GMT", Some(secs(53))),
         (b"Tue, 29 Feb 2000 00:00:00 GMT", Some(secs(951_782_400 - (DATE_SECS - 30)))),
@@ -288,6 +293,12 @@ fn retry_after_table() {
         let value = HeaderValue::from_bytes(raw).unwrap();
         assert_eq!(
             parse_retry_after(&value, now()),
+            want.map(|d| d.min(MAX_RETRY_AFTER)),
+            "capped: {}",
+            String::from_utf8_lossy(raw)
+        );
+        assert_eq!(
+            parse_uncapped(&value, now()),
             *want,
             "{:?}",
             String::from_utf8_lossy(raw)
@@ -328,24 +339,40 @@ fn retry_after_subsecond_now() {
 }
 
 #[test]
+fn absurd_retry_after_is_capped_to_a_day() {
+    for raw in [
+        "100000000000000000000",
+        "86401",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ] {
+        let v = HeaderValue::from_str(raw).unwrap();
+        assert_eq!(
+            parse_retry_after(&v, now()),
+            Some(Duration::from_secs(86_400)),
+            "{raw}"
+        );
+    }
+    let e = err(429, &[("retry-after", b"100000000000000000000")], b"");
+    assert_eq!(e.retry_after(), Some(MAX_RETRY_AFTER));
+    assert!(e.to_string().contains("retry after 86400 s"), "{e}");
+}
+
+#[test]
 fn rfc850_two_digit_years() {
     // 2025-06-01: up to 50 years ahead is the future, beyond that the past.
     let now = UNIX_EPOCH + Duration::from_secs(1_748_736_000);
     let v = HeaderValue::from_static("Monday, 01-Jan-75 00:00:00 GMT");
     let to_2075 = 3_313_526_400 - 1_748_736_000;
-    assert_eq!(
-        parse_retry_after(&v, now),
-        Some(Duration::from_secs(to_2075))
-    );
+    assert_eq!(parse_uncapped(&v, now), Some(Duration::from_secs(to_2075)));
     let v = HeaderValue::from_static("Monday, 01-Jan-76 00:00:00 GMT");
-    assert_eq!(parse_retry_after(&v, now), Some(Duration::ZERO));
+    assert_eq!(parse_uncapped(&v, now), Some(Duration::ZERO));
     let v = HeaderValue::from_static("Monday, 01-Jun-25 00:00:30 GMT");
-    assert_eq!(parse_retry_after(&v, now), Some(Duration::from_secs(30)));
+    assert_eq!(parse_uncapped(&v, now), Some(Duration::from_secs(30)));
     // In 2060, "05" is 2105 (45 years ahead), not 2005.
     let now = UNIX_EPOCH + Duration::from_secs(2_840_140_800);
     let v = HeaderValue::from_static("Thursday, 01-Jan-05 00:00:00 GMT");
     assert_eq!(
-        parse_retry_after(&v, now),
+        parse_uncapped(&v, now),
         Some(Duration::from_secs(4_260_211_200 - 2_840_140_800))
     );
 }
@@ -603,21 +630,22 @@ proptest! {
     fn delta_seconds_parse(n in any::<u128>(), pad in "[ \t]{0,3}") {
         let value = HeaderValue::from_str(&format!("{pad}{n}{pad}")).unwrap();
         let want = Duration::from_secs(u64::try_from(n.min(u128::from(u32::MAX))).unwrap());
-        prop_assert_eq!(parse_retry_after(&value, now()), Some(want));
+        prop_assert_eq!(parse_uncapped(&value, now()), Some(want));
+        prop_assert_eq!(parse_retry_after(&value, now()), Some(want.min(MAX_RETRY_AFTER)));
     }
 
     #[test]
     fn http_dates_round_trip(target in 0i64..253_402_300_800, offset in -1_000_000_000i64..1_000_000_000) {
         let now_secs = target - offset;
         let Some(now) = system_time(now_secs) else { return Ok(()) };
-        let want = Duration::from_secs(offset.max(0).unsigned_abs()).min(MAX_RETRY_AFTER);
+        let want = Duration::from_secs(offset.max(0).unsigned_abs()).min(UNCAPPED_MAX);
         let [imf, rfc850, asctime] = http_dates(target);
         for s in [&imf, &asctime] {
-            prop_assert_eq!(parse_retry_after(&HeaderValue::from_str(s).unwrap(), now), Some(want), "{}", s);
+            prop_assert_eq!(parse_uncapped(&HeaderValue::from_str(s).unwrap(), now), Some(want), "{}", s);
         }
         // Two-digit years only name the right century within ±50 years.
         if offset.abs() < 49 * 365 * 86_400 && (100..9899).contains(&civil_from_days(now_secs.div_euclid(86_400)).0) {
-            prop_assert_eq!(parse_retry_after(&HeaderValue::from_str(&rfc850).unwrap(), now), Some(want), "{}", rfc850);
+            prop_assert_eq!(parse_uncapped(&HeaderValue::from_str(&rfc850).unwrap(), now), Some(want), "{}", rfc850);
         }
     }
 

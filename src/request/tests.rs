@@ -243,3 +243,87 @@ mod aesgcm_requests {
         assert!(build_request(&sub, &[1; 4078], &PushOptions::new(), None).is_err());
     }
 }
+
+fn sub_at(url: &str) -> Subscription {
+    let ua = UaKeyPair::generate().unwrap();
+    Subscription::new(
+        Endpoint::parse(url).unwrap(),
+        ua.public_key().clone(),
+        AuthSecret::generate().unwrap(),
+    )
+}
+
+#[test]
+fn ttl_per_service_refused_over_the_maximum() {
+    let fcm = "https://fcm.googleapis.com/wp/abc";
+    let moz = "https://updates.push.services.mozilla.com/wpush/v2/abc";
+    let apple = "https://web.push.apple.com/abc";
+    let wns = "https://wns2-by3p.notify.windows.com/w/?token=abc";
+    let other = "https://push.example.net/push/abc";
+    #[rustfmt::skip]
+    let cases: &[(&str, u32, Option<u32>)] = &[
+        // (endpoint, TTL, Some(max) when refused)
+        (fcm, 2_419_200, None),
+        (fcm, 2_419_201, Some(2_419_200)),
+        (fcm, u32::MAX, Some(2_419_200)),
+        (moz, 2_592_000, None),
+        (moz, 2_592_001, Some(2_592_000)),
+        (apple, u32::MAX, None),
+        (wns, u32::MAX, None),
+        (other, u32::MAX, None),
+        (fcm, DEFAULT_TTL, None),
+        (moz, DEFAULT_TTL, None),
+    ];
+    for (i, (url, ttl, refused)) in cases.iter().enumerate() {
+        let result = build_request(&sub_at(url), b"x", &PushOptions::new().ttl(*ttl), None);
+        match (result, refused) {
+            (Ok(req), None) => {
+                assert_eq!(req.headers()["ttl"], ttl.to_string().as_str(), "case {i}")
+            }
+            (
+                Err(BuildError::TtlTooLong {
+                    ttl: t,
+                    max,
+                    service,
+                }),
+                Some(want),
+            ) => {
+                assert_eq!((t, max), (*ttl, *want), "case {i}");
+                assert_eq!(service, Endpoint::parse(url).unwrap().service(), "case {i}");
+            }
+            (other, _) => panic!("case {i} ({url}, {ttl}): {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn ttl_too_long_message_names_the_limit_not_the_endpoint() {
+    let err = build_request(
+        &sub_at("https://fcm.googleapis.com/wp/SECRETTOKEN"),
+        b"x",
+        &PushOptions::new().ttl(3_000_000),
+        None,
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("2419200") && text.contains("fcm"), "{text}");
+    assert!(!text.contains("SECRETTOKEN"), "{text}");
+    assert_eq!(err.phrase(), "TTL is over FCM's maximum of 2419200 s");
+}
+
+#[test]
+fn wns_cache_policy_follows_ttl_and_only_for_wns() {
+    let wns = sub_at("https://wns2-by3p.notify.windows.com/w/?token=abc");
+    let req = build_request(&wns, b"x", &PushOptions::new().ttl(60), None).unwrap();
+    assert_eq!(req.headers()[WNS_CACHE_POLICY], "cache");
+    let req = build_request(&wns, b"", &PushOptions::new().ttl(0), None).unwrap();
+    assert_eq!(req.headers()[WNS_CACHE_POLICY], "no-cache");
+    for url in [
+        "https://fcm.googleapis.com/wp/abc",
+        "https://web.push.apple.com/abc",
+        "https://push.example.net/push/abc",
+    ] {
+        let req = build_request(&sub_at(url), b"x", &PushOptions::new(), None).unwrap();
+        assert!(!req.headers().contains_key(WNS_CACHE_POLICY), "{url}");
+    }
+}

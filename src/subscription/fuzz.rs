@@ -5,7 +5,8 @@ use super::Subscription;
 use crate::message::{AuthSecret, UaKeyPair, UaPublicKey};
 
 /// Target `subscription`: untrusted text through
-/// [`Subscription::from_json`]. Nothing may panic; an accepted subscription
+/// [`Subscription::from_json`] and serde's `Deserialize`. Nothing may
+/// panic; `Deserialize` accepts nothing `from_json` refuses; an accepted subscription
 /// serializes to JSON that parses back to the same subscription, and its
 /// `Debug` does not show the auth secret.
 ///
@@ -15,9 +16,23 @@ pub fn json(data: &[u8]) {
     let Ok(text) = core::str::from_utf8(data) else {
         return;
     };
+    // serde's `Deserialize` (budgeted) never accepts what `from_json`
+    // refuses, and agrees on what both accept.
+    let direct = serde_json::from_str::<Subscription>(text);
     let Ok(sub) = Subscription::from_json(text) else {
+        // (Only texts within the limit: whitespace costs nothing in the
+        // budget.)
+        if text.len() <= super::MAX_JSON_LEN {
+            assert!(
+                direct.is_err(),
+                "Deserialize accepted what from_json refused"
+            );
+        }
         return;
     };
+    if let Ok(direct) = direct {
+        assert_eq!(direct, sub);
+    }
     let again = Subscription::from_json(&sub.to_json()).expect("our own JSON parses");
     assert_eq!(again, sub);
     // The origin and `p256dh` are shown, and the input may have made either

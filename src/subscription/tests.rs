@@ -278,3 +278,53 @@ mod prop {
         }
     }
 }
+
+fn doc(extra: &str) -> String {
+    format!(
+        r#"{{"endpoint":"{ENDPOINT}","expirationTime":null,"keys":{{"p256dh":"{P256DH}","auth":"{AUTH}"}}{extra}}}"#
+    )
+}
+
+#[test]
+fn serde_deserialize_validates_like_from_json() {
+    let direct: Subscription = serde_json::from_str(&doc("")).unwrap();
+    assert_eq!(direct, Subscription::from_json(&doc("")).unwrap());
+    // Round trip through Serialize.
+    let back: Subscription =
+        serde_json::from_str(&serde_json::to_string(&direct).unwrap()).unwrap();
+    assert_eq!(back, direct);
+    let bad = doc("").replace(AUTH, "AAAA");
+    assert!(serde_json::from_str::<Subscription>(&bad).is_err());
+    // Duplicate members are refused, as from_json refuses them.
+    let dup = doc(&format!(r#","endpoint":"{ENDPOINT}""#));
+    assert!(Subscription::from_json(&dup).is_err());
+    let err = serde_json::from_str::<Subscription>(&dup).unwrap_err();
+    assert!(err.to_string().contains("duplicate"), "{err}");
+}
+
+#[test]
+fn serde_deserialize_has_a_document_size_limit() {
+    // Unknown members count too.
+    let big = format!(r#","pad":"{}""#, "x".repeat(MAX_JSON_LEN));
+    let err = serde_json::from_str::<Subscription>(&doc(&big)).unwrap_err();
+    assert!(err.to_string().contains("over the limit of 16384"), "{err}");
+    let many = format!(r#","pad":[{}0]"#, "0,".repeat(MAX_JSON_LEN / 8));
+    assert!(serde_json::from_str::<Subscription>(&doc(&many)).is_err());
+    // Under the limit, unknown members are fine.
+    let small = format!(r#","pad":"{}""#, "x".repeat(1000));
+    assert!(serde_json::from_str::<Subscription>(&doc(&small)).is_ok());
+    // Deep nesting is refused early.
+    let deep = format!(r#","pad":{}{}"#, "[".repeat(40), "]".repeat(40));
+    let err = serde_json::from_str::<Subscription>(&doc(&deep)).unwrap_err();
+    assert!(err.to_string().contains("nested too deeply"), "{err}");
+    // The limit is the subscription's, not the surrounding document's.
+    #[derive(serde::Deserialize)]
+    struct Row {
+        sub: Subscription,
+        note: String,
+    }
+    let row = format!(r#"{{"note":"{}","sub":{}}}"#, "n".repeat(100_000), doc(""));
+    let row: Row = serde_json::from_str(&row).unwrap();
+    assert_eq!(row.note.len(), 100_000);
+    assert_eq!(row.sub.endpoint().uri(), ENDPOINT);
+}

@@ -4,8 +4,8 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -156,6 +156,9 @@ impl Drop for InFlight<'_> {
 async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Response<ResBody> {
     state.requests.fetch_add(1, Ordering::Relaxed);
     let _in_flight = InFlight::enter(&state.in_flight);
+    if let Some(id) = req.uri().path().strip_prefix("/message/") {
+        return message_resource(state, req.method(), id);
+    }
     let Some(id) = subscription_id(req.uri().path()).map(str::to_owned) else {
         return refuse(StatusCode::NOT_FOUND, "UnknownSubscription", "no such path");
     };
@@ -331,6 +334,16 @@ async fn accept(
             });
         }
     }
+    {
+        let mut messages = state
+            .messages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if messages.len() >= MAX_RECEIVED {
+            messages.pop_front();
+        }
+        messages.push_back(message_id.clone());
+    }
     let mut resp = response(StatusCode::CREATED, Either::Left(Full::new(Bytes::new())));
     let location = format!("{}/message/{message_id}", state.origin);
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -339,6 +352,33 @@ async fn accept(
     resp.headers_mut()
         .insert(HeaderName::from_static("ttl"), HeaderValue::from(ttl));
     Ok(resp)
+}
+
+/// `DELETE /message/<id>` (RFC 8030, Section 6.2): 204 for a message
+/// resource this service made and has not deleted yet, 404 otherwise; 405
+/// for any other method.
+fn message_resource(state: &State, method: &Method, id: &str) -> Response<ResBody> {
+    if method != Method::DELETE {
+        return refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "a message resource takes DELETE",
+        );
+    }
+    let mut messages = state
+        .messages
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    match messages.iter().position(|m| m == id) {
+        Some(at) => {
+            messages.remove(at);
+            response(
+                StatusCode::NO_CONTENT,
+                Either::Left(Full::new(Bytes::new())),
+            )
+        }
+        None => refuse(StatusCode::NOT_FOUND, "UnknownMessage", "no such message"),
+    }
 }
 
 /// The body, at most [`MAX_BODY_LEN`] octets (413 past that, declared or

@@ -57,7 +57,9 @@
 //! [`LocalPushService::take_received`]) and
 //! answered `201 Created` with `Location: https://127.0.0.1:<port>/message/<id>`
 //! and the `TTL` echoed. An empty body is a valid "tickle" push and needs no
-//! encryption headers. Any other path gets 404.
+//! encryption headers. `DELETE` of that `Location` (RFC 8030, Section 6.2)
+//! answers 204 once, then 404; other methods on it get 405. Any other path
+//! gets 404.
 //!
 //! # Files
 //!
@@ -165,6 +167,9 @@ struct State {
     /// Requests whose handler is running (see `http_service::InFlight`).
     in_flight: AtomicU64,
     subs: Mutex<HashMap<String, SubState>>,
+    /// Ids of the message resources (`Location`) not yet deleted, oldest
+    /// first, at most [`MAX_RECEIVED`].
+    messages: Mutex<VecDeque<String>>,
 }
 
 impl State {
@@ -220,6 +225,7 @@ impl LocalPushService {
             requests: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             subs: Mutex::new(HashMap::new()),
+            messages: Mutex::new(VecDeque::new()),
         });
         let (shutdown, stop) = watch::channel(());
         let task = runtime.spawn(http_service::accept_loop(

@@ -302,7 +302,7 @@ impl State {
             Outcome::Delivered => c.delivered += 1,
             Outcome::Gone => c.gone += 1,
             Outcome::RateLimited => c.rate_limited += 1,
-            Outcome::Failed => c.failed += 1,
+            Outcome::Failed | Outcome::KeyMismatch => c.failed += 1,
             Outcome::Invalid => c.invalid += 1,
         }
         self.progress.inc(1);

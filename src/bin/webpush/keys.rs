@@ -51,10 +51,21 @@ pub(crate) struct EncryptArgs {
 /// Arguments of `decrypt`. `Debug` hides both secrets.
 #[derive(Args)]
 pub(crate) struct DecryptArgs {
-    /// The receiver's private key: base64url 32-octet P-256 scalar. Note that
-    /// command lines are visible to other local users.
-    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
-    private_key: String,
+    /// The receiver's private key: base64url 32-octet P-256 scalar. A
+    /// command line is visible to other local users (ps,
+    /// /proc/<pid>/cmdline): prefer --private-key-file.
+    #[arg(
+        long,
+        value_name = "KEY",
+        allow_hyphen_values = true,
+        required_unless_present = "private_key_file",
+        conflicts_with = "private_key_file"
+    )]
+    private_key: Option<String>,
+    /// Read the receiver's private key (base64url scalar, surrounding
+    /// whitespace ignored) from this file.
+    #[arg(long, value_name = "FILE")]
+    private_key_file: Option<std::path::PathBuf>,
     /// The receiver's auth secret (base64url 16 octets).
     #[arg(long, value_name = "SECRET", allow_hyphen_values = true)]
     auth: String,
@@ -183,10 +194,25 @@ pub(crate) fn encrypt(args: &EncryptArgs) -> Result<u8, Fail> {
     Ok(EXIT_OK)
 }
 
+/// The largest private key file read (a base64url scalar is 43 octets).
+const MAX_PRIVATE_KEY_FILE: usize = 4096;
+
 /// `decrypt`: `aes128gcm` body on stdin, plaintext on stdout.
 pub(crate) fn decrypt(args: &DecryptArgs) -> Result<u8, Fail> {
-    let ua = UaKeyPair::from_private_base64(args.private_key.trim())
-        .map_err(|e| Fail::input(format!("--private-key: {e}")))?;
+    let (key, flag) = match (&args.private_key, &args.private_key_file) {
+        (Some(key), _) => (zeroize::Zeroizing::new(key.clone()), "--private-key"),
+        (None, Some(path)) => (
+            zeroize::Zeroizing::new(crate::util::read_text_capped(
+                path,
+                "private key file",
+                MAX_PRIVATE_KEY_FILE,
+            )?),
+            "--private-key-file",
+        ),
+        (None, None) => return Err(Fail::input("--private-key or --private-key-file is needed")),
+    };
+    let ua = UaKeyPair::from_private_base64(key.trim())
+        .map_err(|e| Fail::input(format!("{flag}: {e}")))?;
     let auth = AuthSecret::from_base64(args.auth.trim())
         .map_err(|e| Fail::input(format!("--auth: {e}")))?;
     let body = read_stdin_capped(MAX_STDIN)?;
@@ -235,5 +261,21 @@ mod tests {
         let text = format!("{e:?} {d:?} {e:#?} {d:#?}");
         assert!(text.contains("BPUB"), "{text}");
         assert!(!text.contains(AUTH) && !text.contains(PRIVATE), "{text}");
+        let f = Decrypt::parse_from(["x", "--private-key-file", "k.txt", "--auth", AUTH]);
+        assert!(!format!("{f:?}").contains(AUTH));
+        // Exactly one of the two.
+        assert!(Decrypt::try_parse_from(["x", "--auth", AUTH]).is_err());
+        assert!(
+            Decrypt::try_parse_from([
+                "x",
+                "--private-key",
+                PRIVATE,
+                "--private-key-file",
+                "k",
+                "--auth",
+                AUTH
+            ])
+            .is_err()
+        );
     }
 }

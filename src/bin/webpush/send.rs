@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
+use webpush::Padding;
+use webpush::notification::Notification;
 use webpush::outcome::{Delivered, SendError};
 use webpush::policy::EndpointPolicy;
 use webpush::request::{ContentEncoding, DEFAULT_TTL, PushOptions, Topic, Urgency};
@@ -34,6 +36,8 @@ pub(crate) struct SendOptions {
     pub(crate) subject: Subject,
     #[command(flatten)]
     pub(crate) payload: PayloadArgs,
+    #[command(flatten)]
+    pub(crate) notification: NotificationArgs,
     /// How long the push service keeps an undelivered message, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TTL)]
     pub(crate) ttl: u32,
@@ -63,8 +67,8 @@ pub(crate) struct SendOptions {
     pub(crate) timeout: Duration,
 }
 
-/// The payload: text or a file, exactly one. `Debug` shows the text's
-/// length only.
+/// The payload: text, a file, or a declarative notification (`--title`),
+/// exactly one. `Debug` shows the text's length only.
 #[derive(Args)]
 #[group(required = true, multiple = false)]
 pub(crate) struct PayloadArgs {
@@ -74,6 +78,16 @@ pub(crate) struct PayloadArgs {
     /// Read the message from this file.
     #[arg(long, value_name = "FILE")]
     payload_file: Option<PathBuf>,
+    /// Send a Declarative Web Push notification (`"web_push": 8030`) with
+    /// this title, which Safari shows without a service worker and other
+    /// browsers pass to it; needs --navigate.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        requires = "navigate",
+        allow_hyphen_values = true
+    )]
+    title: Option<String>,
 }
 
 impl std::fmt::Debug for PayloadArgs {
@@ -81,7 +95,68 @@ impl std::fmt::Debug for PayloadArgs {
         f.debug_struct("PayloadArgs")
             .field("payload_len", &self.payload.as_ref().map(String::len))
             .field("payload_file", &self.payload_file)
+            .field("title_len", &self.title.as_ref().map(String::len))
             .finish()
+    }
+}
+
+/// The members of a declarative notification besides its title (with
+/// `--title` only). `Debug` shows lengths only.
+#[derive(Args)]
+pub(crate) struct NotificationArgs {
+    /// The absolute https URL opened when the notification is clicked.
+    #[arg(long, value_name = "URL", requires = "title")]
+    navigate: Option<String>,
+    /// The notification's text.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        requires = "title",
+        allow_hyphen_values = true
+    )]
+    body: Option<String>,
+    /// An icon: an absolute https URL.
+    #[arg(long, value_name = "URL", requires = "title")]
+    icon: Option<String>,
+    /// A tag: a newer notification with the same tag replaces the older.
+    #[arg(long, value_name = "TAG", requires = "title")]
+    tag: Option<String>,
+    /// The application badge number.
+    #[arg(long, value_name = "N", requires = "title")]
+    app_badge: Option<u64>,
+}
+
+impl std::fmt::Debug for NotificationArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotificationArgs")
+            .field("navigate", &self.navigate.as_ref().map(|_| "<set>"))
+            .field("body_len", &self.body.as_ref().map(String::len))
+            .field("icon", &self.icon.as_ref().map(|_| "<set>"))
+            .field("tag", &self.tag.as_ref().map(|_| "<set>"))
+            .field("app_badge", &self.app_badge)
+            .finish()
+    }
+}
+
+impl NotificationArgs {
+    /// The declarative payload for `title`.
+    fn payload(&self, title: &str) -> Result<Vec<u8>, Fail> {
+        let mut b = Notification::builder(title, self.navigate.as_deref().unwrap_or_default());
+        if let Some(body) = &self.body {
+            b = b.body(body);
+        }
+        if let Some(icon) = &self.icon {
+            b = b.icon(icon);
+        }
+        if let Some(tag) = &self.tag {
+            b = b.tag(tag);
+        }
+        if let Some(badge) = self.app_badge {
+            b = b.app_badge(badge);
+        }
+        b.build()
+            .and_then(|n| n.to_payload(Padding::None))
+            .map_err(|e| Fail::input(format!("notification: {e}")))
     }
 }
 
@@ -142,6 +217,9 @@ impl SendOptions {
         let max = ContentEncoding::from(self.encoding).max_plaintext_len();
         let payload = match (&self.payload.payload, &self.payload.payload_file) {
             (Some(text), _) => text.as_bytes().to_vec(),
+            (None, None) if self.payload.title.is_some() => self
+                .notification
+                .payload(self.payload.title.as_deref().unwrap_or_default())?,
             (None, Some(path)) => read_file_capped(path, "payload file", max).map_err(|f| {
                 Fail::input(format!(
                     "{}; one {} push message carries at most {max} octets",
@@ -212,6 +290,9 @@ pub(crate) enum Outcome {
     Gone,
     /// 429 (or WNS 406): retry after `retry_after_secs`.
     RateLimited,
+    /// The subscription was made with another VAPID key: ask the browser
+    /// to resubscribe.
+    KeyMismatch,
     /// Anything else (see `error` and `retryable`).
     Failed,
     /// The line is not a valid subscription; nothing was sent.
@@ -260,6 +341,8 @@ impl Report {
                     Outcome::Gone
                 } else if matches!(e, SendError::RateLimited { .. }) {
                     Outcome::RateLimited
+                } else if e.is_key_mismatch() {
+                    Outcome::KeyMismatch
                 } else {
                     Outcome::Failed
                 },
