@@ -79,12 +79,11 @@ pub(crate) fn push_prefs(ws_url: &str) -> Vec<(&'static str, String)> {
 
 /// Prefs for a profile that contacts nothing but 127.0.0.1.
 const OFFLINE_PREFS: &[(&str, &str)] = &[
-    // Anything that is not loopback goes to a closed port (9, discard).
+    // Anything that is not loopback goes to the check's dead-end proxy
+    // (its port is added by `write_profile`), which records and refuses it.
     ("network.proxy.type", "1"),
     ("network.proxy.http", "\"127.0.0.1\""),
-    ("network.proxy.http_port", "9"),
     ("network.proxy.ssl", "\"127.0.0.1\""),
-    ("network.proxy.ssl_port", "9"),
     ("network.proxy.share_proxy_settings", "true"),
     ("network.proxy.socks_remote_dns", "true"),
     ("network.proxy.no_proxies_on", "\"127.0.0.1,localhost\""),
@@ -135,6 +134,45 @@ const OFFLINE_PREFS: &[(&str, &str)] = &[
     ),
     ("browser.newtabpage.activity-stream.telemetry", "false"),
     ("network.cookie.cookieBehavior", "0"),
+    // Glean (FOG) pings, the deletion-request one included: -1 means
+    // "do not upload, pretend it was sent".
+    ("telemetry.fog.test.localhost_port", "-1"),
+    ("datareporting.usage.uploadEnabled", "false"),
+    ("toolkit.telemetry.shutdownPingSender.enabled", "false"),
+    ("toolkit.telemetry.newProfilePing.enabled", "false"),
+    ("toolkit.telemetry.firstShutdownPing.enabled", "false"),
+    ("toolkit.telemetry.updatePing.enabled", "false"),
+    ("toolkit.telemetry.bhrPing.enabled", "false"),
+    // New-tab sponsored content (ads.mozilla.org) and Pocket.
+    ("browser.newtabpage.activity-stream.feeds.topsites", "false"),
+    (
+        "browser.newtabpage.activity-stream.feeds.section.topstories",
+        "false",
+    ),
+    (
+        "browser.newtabpage.activity-stream.feeds.system.topstories",
+        "false",
+    ),
+    ("browser.newtabpage.activity-stream.showSponsored", "false"),
+    (
+        "browser.newtabpage.activity-stream.showSponsoredTopSites",
+        "false",
+    ),
+    (
+        "browser.newtabpage.activity-stream.unifiedAds.tiles.enabled",
+        "false",
+    ),
+    (
+        "browser.newtabpage.activity-stream.unifiedAds.spocs.enabled",
+        "false",
+    ),
+    (
+        "browser.newtabpage.activity-stream.unifiedAds.endpoint",
+        "\"http://127.0.0.1:9/\"",
+    ),
+    ("browser.topsites.contile.enabled", "false"),
+    ("extensions.pocket.enabled", "false"),
+    ("browser.urlbar.quicksuggest.enabled", "false"),
     ("permissions.default.desktop-notification", "1"),
     ("dom.push.loglevel", "\"debug\""),
 ];
@@ -175,9 +213,12 @@ async fn wait_for<T>(
     }
 }
 
-fn write_profile(dir: &Path, ws_url: &str) -> std::io::Result<()> {
+fn write_profile(dir: &Path, ws_url: &str, proxy_port: u16) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut user_js = std::fs::File::create(dir.join("user.js"))?;
+    for name in ["network.proxy.http_port", "network.proxy.ssl_port"] {
+        writeln!(user_js, "user_pref({name:?}, {proxy_port});")?;
+    }
     for (name, value) in push_prefs(ws_url) {
         writeln!(user_js, "user_pref({name:?}, {value});")?;
     }
@@ -216,8 +257,35 @@ async fn check(started: Instant) -> Result<(), Box<dyn std::error::Error>> {
     let router = app.router();
     tokio::spawn(async move { axum::serve(listener, router).await });
 
+    // The dead-end proxy: the first line of every request Firefox tries to
+    // send off loopback, then the connection is closed.
+    let proxy = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let proxy_port = proxy.local_addr()?.port();
+    let escapes: Arc<Mutex<Vec<String>>> = Arc::default();
+    {
+        let escapes = Arc::clone(&escapes);
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = proxy.accept().await {
+                let escapes = Arc::clone(&escapes);
+                tokio::spawn(async move {
+                    use tokio::io::AsyncReadExt as _;
+                    let mut head = [0u8; 512];
+                    let n = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut head))
+                        .await
+                        .map_or(0, |r| r.unwrap_or(0));
+                    let text = String::from_utf8_lossy(&head[..n]);
+                    let line = text
+                        .lines()
+                        .next()
+                        .unwrap_or("(no request line)")
+                        .to_owned();
+                    lock(&escapes).push(line);
+                });
+            }
+        });
+    }
     let profile = work.join("profile");
-    write_profile(&profile, &service.websocket_url())?;
+    write_profile(&profile, &service.websocket_url(), proxy_port)?;
     let firefox_bin = std::env::var("FIREFOX").unwrap_or_else(|_| "firefox-esr".to_owned());
     let log = std::fs::File::create(work.join("firefox.log"))?;
     let child = Command::new(&firefox_bin)
@@ -225,6 +293,8 @@ async fn check(started: Instant) -> Result<(), Box<dyn std::error::Error>> {
         .arg(&profile)
         .arg(&url)
         .env("MOZ_CRASHREPORTER_DISABLE", "1")
+        // Release builds ignore `services.settings.server` without this.
+        .env("MOZ_REMOTE_SETTINGS_DEVTOOLS", "1")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -238,6 +308,23 @@ async fn check(started: Instant) -> Result<(), Box<dyn std::error::Error>> {
         println!("the page reported: {e}");
     }
     drop(firefox);
+    let escapes = lock(&escapes).clone();
+    println!(
+        "requests Firefox tried to send off loopback (refused by the dead-end proxy): {}",
+        escapes.len()
+    );
+    for line in &escapes {
+        println!("  {line}");
+    }
+    let result = result.and_then(|()| {
+        if escapes.is_empty() {
+            Ok(())
+        } else {
+            Err(fail(
+                "Firefox tried to leave loopback: a background service is still on",
+            ))
+        }
+    });
     if result.is_err() {
         println!("firefox's log: {}", work.join("firefox.log").display());
     }
