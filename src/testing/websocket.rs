@@ -242,8 +242,9 @@ pub(super) async fn accept_loop(
     }
 }
 
-/// Echoes the `push-notification` subprotocol when the client asks for it
-/// (Firefox does, and fails the connection without it).
+/// Echoes the `push-notification` subprotocol when the client asks for it,
+/// as autopush does. Firefox asks for it (and, as tried with Firefox ESR 153,
+/// also connects when the answer leaves it out).
 // The signature is tungstenite's `Callback`; its error type is its own.
 #[allow(clippy::result_large_err)]
 fn choose_subprotocol(
