@@ -71,6 +71,15 @@ pub enum Fault {
     /// SHA-256 digests) per subscription. Empty bodies (tickles) are all
     /// the same message.
     FirstAttempt(Box<Fault>),
+    /// Accept the push (`201 Created`) after every check, but flip the last
+    /// octet of its body (part of the last record's AEAD tag) on the way to
+    /// the user agent, as a corrupting network or push service would. A
+    /// browser subscription's browser then fails to decrypt it (Firefox
+    /// acknowledges it with code 101). For a subscription made by
+    /// [`LocalPushService::subscribe`](super::LocalPushService::subscribe),
+    /// whose user agent is the service itself, the push is refused `400
+    /// DecryptionFailed`. An empty body (a tickle) goes through unchanged.
+    TamperInTransit,
 }
 
 /// The digests of the bodies that met a [`Fault::FirstAttempt`], oldest
@@ -147,7 +156,10 @@ pub(super) fn fault_response(fault: Fault) -> Response<ResBody> {
             Either::Right(Filler { remaining: len }),
         ),
         // Handled before answering; never reached with these.
-        Fault::Delay(_) | Fault::DropConnection | Fault::FirstAttempt(_) => refuse(
+        Fault::Delay(_)
+        | Fault::DropConnection
+        | Fault::FirstAttempt(_)
+        | Fault::TamperInTransit => refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalServerError",
             "unexpected fault",
@@ -173,6 +185,15 @@ fn status_or_500(status: u16) -> StatusCode {
 #[derive(Debug)]
 pub(super) struct Filler {
     remaining: usize,
+}
+
+/// `body` with its last octet flipped (for [`Fault::TamperInTransit`]).
+pub(super) fn tamper(body: &Bytes) -> Bytes {
+    let mut tampered = body.to_vec();
+    if let Some(last) = tampered.last_mut() {
+        *last ^= 0x01;
+    }
+    tampered.into()
 }
 
 static FILL: [u8; 16 * 1024] = [b'x'; 16 * 1024];

@@ -23,7 +23,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
-use super::faults::{Fault, Filler, fault_response};
+use super::faults::{Fault, Filler, fault_response, tamper as tamper_body};
+use super::websocket::{ChannelTarget, Relay};
 use super::{MAX_RECEIVED, ReceivedMessage, State, random_id, subscription_id};
 use crate::message::{self, AuthSecret, MAX_BODY_LEN, UaKeyPair};
 use crate::request::ContentEncoding;
@@ -162,16 +163,34 @@ async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Respons
     let Some(id) = subscription_id(req.uri().path()).map(str::to_owned) else {
         return refuse(StatusCode::NOT_FOUND, "UnknownSubscription", "no such path");
     };
-    let (ua, auth, vapid_key, fault) = {
-        let subs = state.subs();
-        let Some(s) = subs.get(&id) else {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                "UnknownSubscription",
-                "no such subscription",
-            );
-        };
-        (s.ua.clone(), s.auth.clone(), s.vapid_key, s.fault.clone())
+    let found = state
+        .subs()
+        .get(&id)
+        .map(|s| (s.ua.clone(), s.auth.clone(), s.vapid_key, s.fault.clone()));
+    let (target, fault) = match found {
+        Some((ua, auth, vapid_key, fault)) => (
+            Target::Local {
+                ua,
+                auth,
+                vapid_key,
+            },
+            fault,
+        ),
+        None => match state.browsers().target(&id) {
+            Some(ChannelTarget::Active { vapid_key, fault }) => {
+                (Target::Browser { vapid_key }, fault)
+            }
+            Some(ChannelTarget::Unregistered) => {
+                return refuse(StatusCode::GONE, "Unregistered", "the browser unsubscribed");
+            }
+            None => {
+                return refuse(
+                    StatusCode::NOT_FOUND,
+                    "UnknownSubscription",
+                    "no such subscription",
+                );
+            }
+        },
     };
     let (fault, req) = match fault {
         Some(Fault::FirstAttempt(inner)) => {
@@ -193,8 +212,10 @@ async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Respons
         }
         fault => (fault, req.map(Either::Left)),
     };
+    let mut tamper = false;
     match fault {
         None => {}
+        Some(Fault::TamperInTransit) => tamper = true,
         Some(Fault::Delay(delay)) => tokio::time::sleep(delay).await,
         Some(Fault::DropConnection) => {
             kill.notify_one();
@@ -202,23 +223,46 @@ async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Respons
         }
         Some(fault) => return fault_response(fault),
     }
-    accept(state, &id, &ua, &auth, &vapid_key, req)
-        .await
-        .unwrap_or_else(Refusal::into_response)
+    let accepted = match target {
+        Target::Local {
+            ua,
+            auth,
+            vapid_key,
+        } => accept(state, &id, &ua, &auth, &vapid_key, req, tamper).await,
+        Target::Browser { vapid_key } => relay(state, &id, vapid_key.as_ref(), req, tamper).await,
+    };
+    accepted.unwrap_or_else(Refusal::into_response)
+}
+
+/// Who decrypts a subscription's pushes.
+enum Target {
+    /// The service: it made the subscription and holds its keys.
+    Local {
+        ua: UaKeyPair,
+        auth: AuthSecret,
+        vapid_key: [u8; 65],
+    },
+    /// A browser, over the WebSocket: the service relays the body.
+    Browser { vapid_key: Option<[u8; 65]> },
 }
 
 /// A request body: as it arrives, or read already.
 type ReqBody = Either<Incoming, Full<Bytes>>;
 
-/// The checks of a push request, in order; `Err` is the refusal.
-async fn accept(
-    state: &State,
-    id: &str,
-    ua: &UaKeyPair,
-    auth: &AuthSecret,
-    vapid_key: &[u8; 65],
-    req: Request<ReqBody>,
-) -> Result<Response<ResBody>, Refusal> {
+/// A push request that passed the checks before VAPID.
+struct Checked {
+    ttl: u32,
+    urgency: Option<String>,
+    topic: Option<String>,
+    body: Bytes,
+    content_encoding: Option<String>,
+    encoding: Option<ContentEncoding>,
+    #[cfg(feature = "aesgcm")]
+    legacy_params: Option<crate::aesgcm::Params>,
+}
+
+/// The checks of a push request up to VAPID, in order; `Err` is the refusal.
+async fn check_request(req: Request<ReqBody>) -> Result<(HeaderMap, Checked), Refusal> {
     if req.method() != Method::POST {
         return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -288,7 +332,45 @@ async fn accept(
         _ => None,
     };
 
-    check_vapid(headers, &state.origin, vapid_key)?;
+    Ok((
+        parts.headers.clone(),
+        Checked {
+            ttl,
+            urgency,
+            topic,
+            body,
+            content_encoding,
+            encoding,
+            #[cfg(feature = "aesgcm")]
+            legacy_params,
+        },
+    ))
+}
+
+/// The checks of a push request, in order; `Err` is the refusal.
+#[allow(clippy::too_many_arguments)]
+async fn accept(
+    state: &State,
+    id: &str,
+    ua: &UaKeyPair,
+    auth: &AuthSecret,
+    vapid_key: &[u8; 65],
+    req: Request<ReqBody>,
+    tamper: bool,
+) -> Result<Response<ResBody>, Refusal> {
+    let (headers, checked) = check_request(req).await?;
+    let Checked {
+        ttl,
+        urgency,
+        topic,
+        body,
+        content_encoding,
+        encoding,
+        #[cfg(feature = "aesgcm")]
+        legacy_params,
+    } = checked;
+    check_vapid(&headers, &state.origin, Some(vapid_key))?;
+    let body = if tamper { tamper_body(&body) } else { body };
 
     let payload = match encoding {
         None => Vec::new(),
@@ -381,6 +463,70 @@ fn message_resource(state: &State, method: &Method, id: &str) -> Response<ResBod
     }
 }
 
+/// The checks for a browser's subscription, then the relay over the
+/// WebSocket: everything [`accept`] checks but decryption (the browser holds
+/// the keys).
+async fn relay(
+    state: &State,
+    id: &str,
+    vapid_key: Option<&[u8; 65]>,
+    req: Request<ReqBody>,
+    tamper: bool,
+) -> Result<Response<ResBody>, Refusal> {
+    let (headers, checked) = check_request(req).await?;
+    check_vapid(&headers, &state.origin, vapid_key)?;
+    let body = if tamper {
+        tamper_body(&checked.body)
+    } else {
+        checked.body
+    };
+    let mut relay_headers = Vec::new();
+    if let Some(encoding) = checked.encoding {
+        relay_headers.push(("encoding", encoding.as_str().to_owned()));
+    }
+    #[cfg(feature = "aesgcm")]
+    if checked.encoding == Some(ContentEncoding::Aesgcm) {
+        for (name, key) in [("crypto-key", "crypto_key"), ("encryption", "encryption")] {
+            if let Ok(Some(value)) = optional_header(&headers, name) {
+                relay_headers.push((key, value));
+            }
+        }
+    }
+    let version = random_id().map_err(|_| {
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "random number generator failed",
+        )
+    })?;
+    let relayed = state.browsers().relay(
+        id,
+        &version,
+        &Relay {
+            ttl: checked.ttl,
+            body: &body,
+            headers: relay_headers,
+        },
+    );
+    if !relayed {
+        return Err(Refusal::new(
+            StatusCode::GONE,
+            "Unregistered",
+            "the browser unsubscribed",
+        ));
+    }
+    let mut resp = response(StatusCode::CREATED, Either::Left(Full::new(Bytes::new())));
+    let location = format!("{}/message/{version}", state.origin);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    resp.headers_mut().insert(
+        HeaderName::from_static("ttl"),
+        HeaderValue::from(checked.ttl),
+    );
+    Ok(resp)
+}
+
 /// The body, at most [`MAX_BODY_LEN`] octets (413 past that, declared or
 /// read).
 async fn read_body<B>(headers: &HeaderMap, body: B) -> Result<Bytes, Refusal>
@@ -453,8 +599,19 @@ fn legacy_params(headers: &HeaderMap) -> Result<crate::aesgcm::Params, Refusal> 
 /// The VAPID checks: `Authorization: vapid t=…, k=…`, or with feature
 /// `aesgcm` the legacy `Authorization: WebPush <jwt>` with the key in
 /// `Crypto-Key: p256ecdsa=…`.
-fn check_vapid(headers: &HeaderMap, origin: &str, vapid_key: &[u8; 65]) -> Result<(), Refusal> {
+///
+/// `vapid_key` is the subscription's `applicationServerKey`; a browser may
+/// subscribe without one, and then pushes need no VAPID (as with autopush),
+/// but a VAPID header that is sent must verify.
+fn check_vapid(
+    headers: &HeaderMap,
+    origin: &str,
+    vapid_key: Option<&[u8; 65]>,
+) -> Result<(), Refusal> {
     let Some(value) = headers.get(AUTHORIZATION) else {
+        if vapid_key.is_none() {
+            return Ok(());
+        }
         return Err(Refusal::new(
             StatusCode::UNAUTHORIZED,
             "MissingAuthorization",
@@ -491,7 +648,7 @@ fn check_vapid(headers: &HeaderMap, origin: &str, vapid_key: &[u8; 65]) -> Resul
     } else {
         token::verify(value, now).map_err(token_refused)?
     };
-    if &verified.public_key != vapid_key {
+    if vapid_key.is_some_and(|k| &verified.public_key != k) {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "VapidKeyMismatch",

@@ -61,11 +61,26 @@
 //! answers 204 once, then 404; other methods on it get 405. Any other path
 //! gets 404.
 //!
+//! # Firefox
+//!
+//! The service also listens on [`LocalPushService::websocket_url`] and speaks
+//! Mozilla's Web Push protocol there (hello, register, unregister,
+//! notification, ack, nack, ping; the table is in `websocket.rs`), so that a
+//! real Firefox can use it as its push server: set `dom.push.serverURL` to
+//! that URL and `dom.push.testing.allowInsecureServerURL` to `true`. A
+//! subscription the browser makes this way gets an endpoint on the HTTPS
+//! side like any other, and its pushes pass the same checks except
+//! decryption (the browser holds the keys): the body is relayed to the
+//! browser, held until its TTL while no browser is connected, and once the
+//! browser unsubscribes, pushes get `410 Gone`. `examples/web_app` drives
+//! Firefox this way in CI.
+//!
 //! # Files
 //!
 //! This file holds the handle ([`LocalPushService`]), its errors and the
 //! shared state; `http_service.rs` the HTTPS endpoint and its checks;
-//! `faults.rs` the [`Fault`]s; `certs.rs` the certificate and TLS setup.
+//! `faults.rs` the [`Fault`]s; `certs.rs` the certificate and TLS setup;
+//! `websocket.rs` the WebSocket protocol and the browser channels.
 
 use core::fmt;
 use std::collections::{HashMap, VecDeque};
@@ -170,12 +185,19 @@ struct State {
     /// Ids of the message resources (`Location`) not yet deleted, oldest
     /// first, at most [`MAX_RECEIVED`].
     messages: Mutex<VecDeque<String>>,
+    browsers: Mutex<websocket::Browsers>,
+    hellos: AtomicU64,
 }
 
 impl State {
     fn subs(&self) -> MutexGuard<'_, HashMap<String, SubState>> {
         // Nothing panics while holding the lock; recover anyway.
         self.subs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn browsers(&self) -> MutexGuard<'_, websocket::Browsers> {
+        // Nothing panics while holding the lock; recover anyway.
+        self.browsers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -185,6 +207,7 @@ impl State {
 pub struct LocalPushService {
     state: Arc<State>,
     addr: SocketAddr,
+    ws_addr: SocketAddr,
     cert_der: Vec<u8>,
     cert_pem: String,
     shutdown: Option<watch::Sender<()>>,
@@ -226,17 +249,23 @@ impl LocalPushService {
             in_flight: AtomicU64::new(0),
             subs: Mutex::new(HashMap::new()),
             messages: Mutex::new(VecDeque::new()),
+            browsers: Mutex::new(websocket::Browsers::default()),
+            hellos: AtomicU64::new(0),
         });
+        let ws_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(TestingError::Bind)?;
+        let ws_addr = ws_listener.local_addr().map_err(TestingError::Bind)?;
         let (shutdown, stop) = watch::channel(());
-        let task = runtime.spawn(http_service::accept_loop(
-            listener,
-            acceptor,
-            Arc::clone(&state),
-            stop,
-        ));
+        let https = http_service::accept_loop(listener, acceptor, Arc::clone(&state), stop.clone());
+        let ws = websocket::accept_loop(ws_listener, Arc::clone(&state), stop);
+        let task = runtime.spawn(async move {
+            tokio::join!(https, ws);
+        });
         Ok(Self {
             state,
             addr,
+            ws_addr,
             cert_der,
             cert_pem,
             shutdown: Some(shutdown),
@@ -368,21 +397,68 @@ impl LocalPushService {
     /// Answers every push to `sub` with `fault` until
     /// [`clear_fault`](Self::clear_fault). Does nothing for a subscription of
     /// another service.
+    ///
+    /// `sub` may also be a browser's subscription (made over the
+    /// [WebSocket](Self::websocket_url)), whose JSON the browser gave you:
+    /// [`Fault::TamperInTransit`] is for those, and [`Fault::FirstAttempt`]
+    /// applies only to subscriptions made by [`subscribe`](Self::subscribe).
     pub fn set_fault(&self, sub: &Subscription, fault: Fault) {
-        if let Some(id) = self.id_of(sub)
-            && let Some(s) = self.state.subs().get_mut(id)
-        {
-            s.fault = Some(fault);
-        }
+        self.set_fault_to(sub, Some(fault));
     }
 
     /// Serves `sub` normally again.
     pub fn clear_fault(&self, sub: &Subscription) {
-        if let Some(id) = self.id_of(sub)
-            && let Some(s) = self.state.subs().get_mut(id)
-        {
-            s.fault = None;
+        self.set_fault_to(sub, None);
+    }
+
+    fn set_fault_to(&self, sub: &Subscription, fault: Option<Fault>) {
+        let Some(id) = self.id_of(sub) else { return };
+        if let Some(s) = self.state.subs().get_mut(id) {
+            s.fault = fault;
+            return;
         }
+        self.state.browsers().set_fault(id, fault);
+    }
+
+    /// `ws://127.0.0.1:<port>/`: the WebSocket on which the service speaks
+    /// Mozilla's Web Push protocol (see [Firefox](self#firefox)),
+    /// for Firefox's `dom.push.serverURL`. Plain `ws:` on loopback.
+    #[must_use]
+    pub fn websocket_url(&self) -> String {
+        format!("ws://{}/", self.ws_addr)
+    }
+
+    /// How many `hello` handshakes browsers have made on the WebSocket. Firefox
+    /// connects late after it starts; a `pushManager.subscribe()` made before
+    /// its `hello` never settles, so wait for this to be non-zero.
+    #[must_use]
+    pub fn hello_count(&self) -> u64 {
+        self.state.hellos.load(Ordering::Relaxed)
+    }
+
+    /// Whether a browser is connected to the WebSocket (and has said `hello`).
+    #[must_use]
+    pub fn browser_connected(&self) -> bool {
+        self.state.browsers().connected()
+    }
+
+    /// The codes with which the browser acknowledged the messages relayed to
+    /// the browser subscription `sub`, oldest first: `ack` 100 (delivered),
+    /// 101 (decryption failed), 102 (not delivered), `nack` 301–303 (the
+    /// service worker failed). Empty for other subscriptions.
+    #[must_use]
+    pub fn browser_acks(&self, sub: &Subscription) -> Vec<u16> {
+        self.id_of(sub)
+            .map(|id| self.state.browsers().acks(id))
+            .unwrap_or_default()
+    }
+
+    /// How many messages for the browser subscription `sub` are held:
+    /// relayed or waiting for a browser, not yet acknowledged, TTL not over.
+    #[must_use]
+    pub fn browser_held(&self, sub: &Subscription) -> usize {
+        self.id_of(sub)
+            .map_or(0, |id| self.state.browsers().held(id))
     }
 
     /// Every request seen so far, whatever its path or outcome.
@@ -439,6 +515,7 @@ mod faults;
 mod http_service;
 #[cfg(test)]
 mod tests;
+mod websocket;
 
 pub use faults::Fault;
 use faults::FirstAttempts;
