@@ -264,6 +264,7 @@ impl FirstAttempts {
 struct State {
     origin: String,
     requests: AtomicU64,
+    connections: AtomicU64,
     subs: Mutex<HashMap<String, SubState>>,
 }
 
@@ -331,6 +332,7 @@ impl LocalPushService {
         let state = Arc::new(State {
             origin: format!("https://127.0.0.1:{}", addr.port()),
             requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             subs: Mutex::new(HashMap::new()),
         });
         let (shutdown, stop) = watch::channel(());
@@ -492,6 +494,12 @@ impl LocalPushService {
         self.state.requests.load(Ordering::Relaxed)
     }
 
+    /// Connections accepted so far (TCP, each then a TLS handshake).
+    #[must_use]
+    pub fn connection_count(&self) -> u64 {
+        self.state.connections.load(Ordering::Relaxed)
+    }
+
     /// The subscription id, when `sub` belongs to this service.
     fn id_of<'a>(&self, sub: &'a Subscription) -> Option<&'a str> {
         if sub.endpoint().origin() != self.state.origin {
@@ -545,6 +553,7 @@ async fn accept_loop(
                 continue;
             }
         };
+        state.connections.fetch_add(1, Ordering::Relaxed);
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             continue; // Too many connections: close this one.
         };

@@ -743,3 +743,58 @@ mod tls {
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     }
 }
+
+/// Answers every request on every connection with a keep-alive 201, after
+/// `delay`; counts the connections accepted.
+fn serve_keep_alive(listener: TcpListener, delay: Duration) -> Arc<std::sync::atomic::AtomicUsize> {
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                loop {
+                    if read_request(&mut stream).await.is_empty() {
+                        return;
+                    }
+                    tokio::time::sleep(delay).await;
+                    let ok = b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n";
+                    if stream.write_all(ok).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    accepted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_opens_at_most_one_connection_per_request_in_flight() {
+    use futures_util::StreamExt;
+    const IN_FLIGHT: usize = 16;
+    let (listener, port) = listener().await;
+    let accepted = serve_keep_alive(listener, Duration::from_millis(20));
+    let sender = sender_with(loopback_policy(), Duration::from_secs(10));
+    let url = format!("http://localhost:{port}/push/x");
+    let sends = (0..IN_FLIGHT * 4).map(|_| {
+        let sender = sender.clone();
+        let url = url.clone();
+        async move { sender.send(request(&url)).await.map(|r| r.status) }
+    });
+    let results = futures_util::stream::iter(sends)
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(s) if *s == http::StatusCode::CREATED)),
+        "{results:?}"
+    );
+    let accepted = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=IN_FLIGHT).contains(&accepted),
+        "{accepted} connections"
+    );
+}
