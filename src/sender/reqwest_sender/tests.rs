@@ -769,23 +769,29 @@ fn serve_keep_alive(listener: TcpListener, delay: Duration) -> Arc<std::sync::at
     accepted
 }
 
+/// One wave of concurrent requests over HTTP/1.1 (no ALPN, plain TCP): the
+/// gate lets the first go alone, then the others run in parallel on
+/// connections of their own, never more than one each. (Successive waves
+/// can exceed it by a few: hyper-util returns a connection to the pool
+/// asynchronously, and a request starting just then dials.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http1_opens_at_most_one_connection_per_request_in_flight() {
-    use futures_util::StreamExt;
     const IN_FLIGHT: usize = 16;
     let (listener, port) = listener().await;
     let accepted = serve_keep_alive(listener, Duration::from_millis(20));
     let sender = sender_with(loopback_policy(), Duration::from_secs(10));
     let url = format!("http://localhost:{port}/push/x");
-    let sends = (0..IN_FLIGHT * 4).map(|_| {
-        let sender = sender.clone();
-        let url = url.clone();
-        async move { sender.send(request(&url)).await.map(|r| r.status) }
-    });
-    let results = futures_util::stream::iter(sends)
-        .buffer_unordered(IN_FLIGHT)
-        .collect::<Vec<_>>()
-        .await;
+    let sends: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let sender = sender.clone();
+            let url = url.clone();
+            tokio::spawn(async move { sender.send(request(&url)).await.map(|r| r.status) })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for send in sends {
+        results.push(send.await.unwrap());
+    }
     assert!(
         results
             .iter()
@@ -793,8 +799,9 @@ async fn http1_opens_at_most_one_connection_per_request_in_flight() {
         "{results:?}"
     );
     let accepted = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    // More than one: HTTP/1.1 is not serialised behind the first request.
     assert!(
-        (1..=IN_FLIGHT).contains(&accepted),
+        (2..=IN_FLIGHT).contains(&accepted),
         "{accepted} connections"
     );
 }
