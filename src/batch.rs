@@ -8,10 +8,12 @@
 //! - jobs are pulled lazily, at most [`concurrency`](BatchSender::concurrency)
 //!   at a time, so a batch of a million jobs holds about `concurrency` of
 //!   them in memory, and results wait only until the caller takes them;
-//! - encryption (CPU work) runs on tokio's blocking pool, at most one message
-//!   per core at a time, so it never stalls the async runtime; requests share
-//!   the client's connection pool (HTTP/2 where the service offers it) and
-//!   VAPID cache;
+//! - each job runs as its own task, encryption (CPU work, one P-256 key
+//!   agreement) inline on the runtime's worker thread: a multi-thread runtime
+//!   spreads the jobs over its workers, so encryption uses every core without
+//!   a thread hop per push (`BENCHMARKS.md` has the measurements behind this
+//!   choice); requests share the client's connection pool (HTTP/2 where the
+//!   service offers it) and VAPID cache;
 //! - failures that may pass are retried under a [`RetryPolicy`]: 429 (and
 //!   WNS 406), 5xx, timeouts and connection failures, honouring
 //!   `Retry-After`; other 4xx never are;
@@ -91,7 +93,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::future::{Either, select};
 use futures_util::{FutureExt, Stream, StreamExt};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -536,14 +538,13 @@ impl CancelHandle {
 /// Sends many pushes: see the [module documentation](self).
 ///
 /// `Clone` and cheap: clones share the client (connection pool, VAPID
-/// cache) and the limit on concurrent encryptions.
+/// cache).
 pub struct BatchSender<S = DefaultSender> {
     client: PushClient<S>,
     concurrency: usize,
     retry: RetryPolicy,
     sleeper: Arc<dyn Sleeper>,
     cancel: Option<CancelHandle>,
-    cpu: Arc<Semaphore>,
     jitter: Arc<Jitter>,
 }
 
@@ -555,7 +556,6 @@ impl<S> Clone for BatchSender<S> {
             retry: self.retry.clone(),
             sleeper: Arc::clone(&self.sleeper),
             cancel: self.cancel.clone(),
-            cpu: Arc::clone(&self.cpu),
             jitter: Arc::clone(&self.jitter),
         }
     }
@@ -583,14 +583,12 @@ impl<S: Sender + 'static> BatchSender<S> {
     /// flight, the default [`RetryPolicy`] and [`TokioSleeper`].
     #[must_use]
     pub fn new(client: PushClient<S>) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, core::num::NonZero::get);
         Self {
             client,
             concurrency: DEFAULT_CONCURRENCY,
             retry: RetryPolicy::default(),
             sleeper: Arc::new(TokioSleeper),
             cancel: None,
-            cpu: Arc::new(Semaphore::new(cores)),
             jitter: Arc::new(Jitter::new()),
         }
     }
@@ -650,7 +648,6 @@ impl<S: Sender + 'static> BatchSender<S> {
             retry: self.retry.clone(),
             sleeper: Arc::clone(&self.sleeper),
             cancel: cancel.clone(),
-            cpu: Arc::clone(&self.cpu),
             jitter: Arc::clone(&self.jitter),
         });
         let stop = cancel.clone();
@@ -753,7 +750,6 @@ struct Run<S> {
     retry: RetryPolicy,
     sleeper: Arc<dyn Sleeper>,
     cancel: CancelHandle,
-    cpu: Arc<Semaphore>,
     jitter: Arc<Jitter>,
 }
 
@@ -814,22 +810,11 @@ async fn run_job<S: Sender + 'static>(
     if run.cancel.is_cancelled() {
         return done(Err(SendError::Cancelled), 0, &clock);
     }
-    let prepared = if payload.is_empty() {
-        // No encryption: cheap enough for this thread.
-        run.client.prepare(&subscription, &payload, &options)
-    } else {
-        let cpu = Arc::clone(&run.cpu).acquire_owned();
-        let Some(Ok(permit)) = run.cancel.or_cancelled(cpu).await else {
-            return done(Err(SendError::Cancelled), 0, &clock);
-        };
-        let shared = Arc::clone(&run);
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            shared.client.prepare(&subscription, &payload, &options)
-        })
-        .await
-        .unwrap_or(Err(PANICKED))
-    };
+    // Inline, on this worker thread: one key agreement (70-450 µs by
+    // backend) costs less here than the two context switches of a hop to
+    // the blocking pool, and a multi-thread runtime already runs the jobs'
+    // tasks on every core. A panic is caught by `run_one`'s join.
+    let prepared = run.client.prepare(&subscription, &payload, &options);
     let mut request = match prepared {
         Ok(request) => request,
         Err(e) => return done(Err(e), 0, &clock),

@@ -1,6 +1,7 @@
 //! [`ReqwestSender`]: the default [`Sender`], on reqwest with rustls (ring
-//! provider), HTTP/2 where the push service offers it, and the
-//! [`EndpointPolicy`] enforced on every resolved address.
+//! provider), HTTP/2 where the push service offers it, one connection per
+//! origin on a cold start (`origin_gate`), and the [`EndpointPolicy`]
+//! enforced on every resolved address.
 
 use core::fmt;
 use std::error::Error as StdError;
@@ -17,6 +18,9 @@ use super::{
     PushResponse, Sender, TransportError, TransportErrorKind,
 };
 use crate::policy::{EndpointPolicy, PolicyError};
+
+mod origin_gate;
+use origin_gate::OriginGates;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
@@ -68,6 +72,11 @@ pub enum BuildError {
 ///   at most [`MAX_RESPONSE_HEADERS`] header fields (HTTP/1.1) or
 ///   [`MAX_RESPONSE_HEADER_LIST_SIZE`] octets of headers (HTTP/2) accepted.
 /// - Errors never contain the endpoint URL.
+/// - One connection per origin on a cold start: while the pool has no
+///   connection to an origin, one request goes first and the others wait
+///   for its answer (at most the total timeout), then share its HTTP/2
+///   connection; over HTTP/1.1 there is at most one connection per request
+///   in flight.
 ///
 /// Cloning is cheap and shares the connection pool.
 #[derive(Clone)]
@@ -77,6 +86,7 @@ pub struct ReqwestSender {
     connect_timeout: Duration,
     timeout: Duration,
     proxied: bool,
+    gates: Arc<OriginGates>,
 }
 
 impl fmt::Debug for ReqwestSender {
@@ -147,12 +157,26 @@ impl ReqwestSender {
         &self,
         request: http::Request<Vec<u8>>,
     ) -> Result<PushResponse, TransportError> {
-        let request = reqwest::Request::try_from(request).map_err(transport_error)?;
+        let started = tokio::time::Instant::now();
+        let first = match request.uri().authority() {
+            Some(authority) => {
+                tokio::time::timeout(self.timeout, self.gates.enter(authority.as_str()))
+                    .await
+                    .map_err(|_| TransportError::new(TransportErrorKind::Timeout, None))?
+            }
+            None => None,
+        };
+        let mut request = reqwest::Request::try_from(request).map_err(transport_error)?;
+        // The wait at the gate counts against the total timeout.
+        *request.timeout_mut() = Some(self.timeout.saturating_sub(started.elapsed()));
         let mut response = self
             .client
             .execute(request)
             .await
             .map_err(transport_error)?;
+        if let Some(first) = first {
+            first.open();
+        }
         let status = response.status();
         let headers = core::mem::take(response.headers_mut());
         let (body, complete) = read_capped(&mut response).await;
@@ -501,6 +525,7 @@ impl ReqwestSenderBuilder {
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,
             proxied: proxy.is_some(),
+            gates: Arc::new(OriginGates::new(self.pool_idle_timeout)),
         })
     }
 

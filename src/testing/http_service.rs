@@ -59,6 +59,7 @@ pub(super) async fn accept_loop(
                 continue;
             }
         };
+        state.connections.fetch_add(1, Ordering::Relaxed);
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             continue; // Too many connections: close this one.
         };

@@ -179,6 +179,8 @@ struct SubState {
 struct State {
     origin: String,
     requests: AtomicU64,
+    /// TCP connections accepted (each then a TLS handshake).
+    connections: AtomicU64,
     /// Requests whose handler is running (see `http_service::InFlight`).
     in_flight: AtomicU64,
     subs: Mutex<HashMap<String, SubState>>,
@@ -246,6 +248,7 @@ impl LocalPushService {
         let state = Arc::new(State {
             origin: format!("https://127.0.0.1:{}", addr.port()),
             requests: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             subs: Mutex::new(HashMap::new()),
             messages: Mutex::new(VecDeque::new()),
@@ -465,6 +468,13 @@ impl LocalPushService {
     #[must_use]
     pub fn request_count(&self) -> u64 {
         self.state.requests.load(Ordering::Relaxed)
+    }
+
+    /// Connections accepted so far on the HTTPS side (TCP, each then a TLS
+    /// handshake).
+    #[must_use]
+    pub fn connection_count(&self) -> u64 {
+        self.state.connections.load(Ordering::Relaxed)
     }
 
     /// Requests being handled now: counted from when a request reaches the

@@ -743,3 +743,65 @@ mod tls {
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     }
 }
+
+/// Answers every request on every connection with a keep-alive 201, after
+/// `delay`; counts the connections accepted.
+fn serve_keep_alive(listener: TcpListener, delay: Duration) -> Arc<std::sync::atomic::AtomicUsize> {
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                loop {
+                    if read_request(&mut stream).await.is_empty() {
+                        return;
+                    }
+                    tokio::time::sleep(delay).await;
+                    let ok = b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n";
+                    if stream.write_all(ok).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    accepted
+}
+
+/// One wave of concurrent requests over HTTP/1.1 (no ALPN, plain TCP): the
+/// gate lets the first go alone, then the others run in parallel on
+/// connections of their own, never more than one each. (Successive waves
+/// can exceed it by a few: hyper-util returns a connection to the pool
+/// asynchronously, and a request starting just then dials.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_opens_at_most_one_connection_per_request_in_flight() {
+    const IN_FLIGHT: usize = 16;
+    let (listener, port) = listener().await;
+    let accepted = serve_keep_alive(listener, Duration::from_millis(20));
+    let sender = sender_with(loopback_policy(), Duration::from_secs(10));
+    let url = format!("http://localhost:{port}/push/x");
+    let sends: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let sender = sender.clone();
+            let url = url.clone();
+            tokio::spawn(async move { sender.send(request(&url)).await.map(|r| r.status) })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for send in sends {
+        results.push(send.await.unwrap());
+    }
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(s) if *s == http::StatusCode::CREATED)),
+        "{results:?}"
+    );
+    let accepted = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    // More than one: HTTP/1.1 is not serialised behind the first request.
+    assert!(
+        (2..=IN_FLIGHT).contains(&accepted),
+        "{accepted} connections"
+    );
+}
