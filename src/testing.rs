@@ -68,7 +68,7 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{
@@ -209,6 +209,9 @@ pub struct ReceivedMessage {
     /// The content coding the body was decrypted with (`None` for a tickle
     /// push).
     pub encoding: Option<ContentEncoding>,
+    /// When the service accepted it (after decrypting, before answering
+    /// `201`): for tests of redelivery delays.
+    pub received_at: Instant,
 }
 
 impl fmt::Debug for ReceivedMessage {
@@ -221,6 +224,7 @@ impl fmt::Debug for ReceivedMessage {
             .field("body_len", &self.body_len)
             .field("content_encoding", &self.content_encoding)
             .field("encoding", &self.encoding)
+            .field("received_at", &self.received_at)
             .finish()
     }
 }
@@ -798,6 +802,7 @@ async fn accept(
                 body_len: body.len(),
                 content_encoding,
                 encoding,
+                received_at: Instant::now(),
             });
         }
     }
