@@ -14,11 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{self, AckPolicy, PullConsumer};
-use async_nats::jetstream::context::PublishErrorKind;
-use async_nats::jetstream::message::{AckKind, Acker, PublishMessage};
+use async_nats::jetstream::message::{AckKind, Acker};
 use async_nats::jetstream::stream::{self, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self as js, Context};
 use futures_util::{Stream, StreamExt};
+
+use publish::publish_once;
 
 use crate::batch::{BatchSender, DEFAULT_CONCURRENCY};
 use crate::sender::Sender;
@@ -26,12 +27,15 @@ use crate::sender::Sender;
 use super::QueueError;
 use super::action::ActionPolicy;
 use super::event::FeedbackEvent;
-use super::job::PushJob;
 use super::seam::{Engine, Handle, Pulled};
-use super::worker::{self, Counters, Settings, ShutdownHandle, StatsHandle, WorkerStats};
+use super::worker::{Settings, ShutdownHandle};
 
 mod feedback;
+mod publish;
+mod worker;
 pub use feedback::{FeedbackDelivery, FeedbackMode, FeedbackReader};
+pub use publish::{Enqueued, Publisher};
+pub use worker::Worker;
 
 /// Names and limits of the stream and its consumers. Every setting has a
 /// default; creating them is idempotent.
@@ -438,156 +442,9 @@ async fn setup_consumer(
 }
 
 // ---------------------------------------------------------------------------
-// Publishing
-
-/// Enqueues jobs: each becomes one message on the jobs subject with
-/// `Nats-Msg-Id` = the job id, and counts as enqueued only once the broker's
-/// PubAck arrived. `Clone` and cheap.
-///
-/// ```no_run
-/// # async fn run(js: webpush::queue::JetStream, jobs: Vec<webpush::queue::PushJob>) {
-/// use futures_util::StreamExt;
-///
-/// let publisher = js.publisher().max_in_flight(512);
-/// let mut results = publisher.publish_iter(jobs);
-/// while let Some((id, result)) = results.next().await {
-///     match result {
-///         Ok(e) if e.duplicate => println!("{id}: already enqueued"),
-///         Ok(_) => {}
-///         Err(e) => eprintln!("{id}: {e}"),
-///     }
-/// }
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct Publisher {
-    context: Context,
-    subject: String,
-    max_in_flight: usize,
-}
-
-impl core::fmt::Debug for Publisher {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Publisher")
-            .field("subject", &self.subject)
-            .field("max_in_flight", &self.max_in_flight)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A job the broker stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Enqueued {
-    /// Its sequence number in the stream.
-    pub sequence: u64,
-    /// The broker already had a job with this id (inside the duplicate
-    /// window) and dropped this one.
-    pub duplicate: bool,
-}
-
-impl Publisher {
-    /// PubAcks pending at once in [`publish_all`](Self::publish_all)
-    /// (default 256; 0 counts as 1).
-    #[must_use]
-    pub fn max_in_flight(mut self, publishes: usize) -> Self {
-        self.max_in_flight = publishes.max(1);
-        self
-    }
-
-    /// Publishes one job and returns once the broker stored it. A publish
-    /// that times out or loses its connection is sent again (up to three
-    /// times, same `Nats-Msg-Id`, so the broker keeps one copy).
-    ///
-    /// # Errors
-    /// [`QueueError::Publish`] when no PubAck came.
-    pub async fn publish(&self, job: &PushJob) -> Result<Enqueued, QueueError> {
-        publish_once(&self.context, self.subject.clone(), job.id(), job.to_json()).await
-    }
-
-    /// Publishes every job of `jobs`, with at most
-    /// [`max_in_flight`](Self::max_in_flight) waiting for their PubAck, and
-    /// yields each job's id with its result, in the order they complete.
-    pub fn publish_all<St>(
-        &self,
-        jobs: St,
-    ) -> impl Stream<Item = (String, Result<Enqueued, QueueError>)> + Send + 'static
-    where
-        St: Stream<Item = PushJob> + Send + 'static,
-    {
-        let publisher = self.clone();
-        jobs.map(move |job| {
-            let publisher = publisher.clone();
-            async move {
-                let result = publisher.publish(&job).await;
-                (job.id().to_owned(), result)
-            }
-        })
-        .buffer_unordered(self.max_in_flight)
-    }
-
-    /// [`publish_all`](Self::publish_all) for an iterator.
-    pub fn publish_iter<I>(
-        &self,
-        jobs: I,
-    ) -> impl Stream<Item = (String, Result<Enqueued, QueueError>)> + Send + 'static
-    where
-        I: IntoIterator<Item = PushJob>,
-        I::IntoIter: Send + 'static,
-    {
-        self.publish_all(futures_util::stream::iter(jobs))
-    }
-}
-
-/// One message with `Nats-Msg-Id`, resent on timeouts and lost
-/// connections, returning after its PubAck.
-async fn publish_once(
-    context: &Context,
-    subject: String,
-    msg_id: &str,
-    body: String,
-) -> Result<Enqueued, QueueError> {
-    let body = bytes::Bytes::from(body);
-    let mut last = String::new();
-    for attempt in 0..3u32 {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(250) * attempt).await;
-        }
-        let message = PublishMessage::build()
-            .payload(body.clone())
-            .message_id(msg_id);
-        let result = match context.send_publish(subject.clone(), message).await {
-            Ok(ack) => ack.await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(ack) => {
-                return Ok(Enqueued {
-                    sequence: ack.sequence,
-                    duplicate: ack.duplicate,
-                });
-            }
-            Err(e) => {
-                last = super::event::escape_reason(&e.to_string());
-                let again = matches!(
-                    e.kind(),
-                    PublishErrorKind::TimedOut
-                        | PublishErrorKind::BrokenPipe
-                        | PublishErrorKind::StreamNotFound
-                );
-                if !again {
-                    break;
-                }
-            }
-        }
-    }
-    Err(QueueError::Publish(last))
-}
-
-// ---------------------------------------------------------------------------
 // The engine behind the worker
 
-struct JsEngine {
+pub(crate) struct JsEngine {
     context: Context,
     consumer: PullConsumer,
     config: Arc<JetStreamConfig>,
@@ -687,124 +544,5 @@ impl Handle for JsHandle {
             .ack_with(AckKind::Progress)
             .await
             .map_err(QueueError::broker)
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The worker
-
-/// Sends the stream's jobs: pulls from the shared durable consumer, runs a
-/// [`BatchSender`] over them and settles each with the broker (see the
-/// [module documentation](super) for the table). Any number of workers, in
-/// any number of processes, can share one consumer.
-///
-/// ```no_run
-/// # async fn run(js: webpush::queue::JetStream, client: webpush::PushClient) -> Result<(), Box<dyn std::error::Error>> {
-/// use webpush::batch::BatchSender;
-///
-/// let worker = js.worker(BatchSender::new(client)).concurrency(128);
-/// let shutdown = worker.shutdown_handle();
-/// let stats = worker.stats_handle();
-/// tokio::spawn(async move {
-///     // On SIGTERM in a real program; here after an hour.
-///     tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-///     shutdown.shutdown();
-/// });
-/// let done = worker.run().await?;
-/// println!("delivered {}, gone {} (now {:?})", done.delivered, done.gone, stats.get());
-/// # Ok(())
-/// # }
-/// ```
-pub struct Worker<S> {
-    engine: Arc<JsEngine>,
-    batch: BatchSender<S>,
-    settings: Settings,
-    counters: Arc<Counters>,
-    shutdown: ShutdownHandle,
-}
-
-impl<S> core::fmt::Debug for Worker<S> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Worker")
-            .field("settings", &self.settings)
-            .field("stats", &self.counters.snapshot())
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S: Sender + 'static> Worker<S> {
-    /// Jobs held at once: the pull size and the batch's concurrency
-    /// (default 64; 0 counts as 1). The consumer's `max_ack_pending` caps
-    /// all workers together.
-    #[must_use]
-    pub fn concurrency(mut self, jobs: usize) -> Self {
-        self.settings.concurrency = jobs.max(1);
-        self
-    }
-
-    /// The backoff for retryable failures without `Retry-After`: between
-    /// half and all of `min × 2^(delivery−1)`, at most `max` (default 1 s
-    /// and 300 s).
-    #[must_use]
-    pub fn retry_backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.settings.policy.base_delay = min;
-        self.settings.policy.max_delay = max.max(min);
-        self
-    }
-
-    /// The delay after a 401/403 (between half of it and all of it;
-    /// default 300 s).
-    #[must_use]
-    pub fn vapid_backoff(mut self, delay: Duration) -> Self {
-        self.settings.policy.vapid_delay = delay;
-        self
-    }
-
-    /// How long a shutdown waits for requests in flight (default 30 s);
-    /// what still runs then is left un-acked, for the broker to deliver
-    /// again after `ack_wait`.
-    #[must_use]
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.shutdown_timeout = timeout;
-        self
-    }
-
-    /// A handle that stops [`run`](Self::run) gracefully.
-    #[must_use]
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        self.shutdown.clone()
-    }
-
-    /// A handle that reads the counters while [`run`](Self::run) runs.
-    #[must_use]
-    pub fn stats_handle(&self) -> StatsHandle {
-        StatsHandle(Arc::clone(&self.counters))
-    }
-
-    /// The counters now.
-    #[must_use]
-    pub fn stats(&self) -> WorkerStats {
-        self.counters.snapshot()
-    }
-
-    /// Runs until [`ShutdownHandle::shutdown`]; then stops pulling, naks
-    /// what was pulled but not started, finishes what is in flight (within
-    /// the shutdown timeout) and returns the final counters. Broker
-    /// trouble (a restart, a lost connection) is waited out, never fatal.
-    ///
-    /// Must run inside a tokio runtime.
-    ///
-    /// # Errors
-    /// None at present: every broker error is retried. The `Result` leaves
-    /// room for fatal conditions of other engines.
-    pub async fn run(self) -> Result<WorkerStats, QueueError> {
-        Ok(worker::run(
-            self.engine,
-            self.batch,
-            self.settings,
-            self.counters,
-            self.shutdown,
-        )
-        .await)
     }
 }

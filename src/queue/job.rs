@@ -493,9 +493,14 @@ pub mod fuzz {
         let _ = job.effective_topic();
         let _ = job.push_options();
         let uri = job.subscription().endpoint().uri();
-        let debug = format!("{job:?}")
+        // The id, the origin and an explicit topic are shown, and the input
+        // may have made any of them contain the text of `auth` or the path.
+        let mut debug = format!("{job:?}")
             .replace(&job.subscription().endpoint().origin(), "")
             .replace(job.id(), "");
+        if let Some(topic) = &job.topic {
+            debug = debug.replace(topic.as_str(), "");
+        }
         assert!(!debug.contains(job.subscription().auth().expose_base64().as_str()));
         let path = uri.path_and_query().map_or("", |p| p.as_str());
         if path.len() > 8 {

@@ -589,3 +589,6 @@ impl Future for AbortOnDrop {
         Pin::new(&mut self.0).poll(cx).map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests;
