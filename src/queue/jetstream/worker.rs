@@ -13,7 +13,7 @@ use super::JsEngine;
 
 /// Sends the stream's jobs: pulls from the shared durable consumer, runs a
 /// [`BatchSender`] over them and settles each with the broker (see the
-/// [module documentation](super) for the table). Any number of workers, in
+/// [module documentation](crate::queue) for the table). Any number of workers, in
 /// any number of processes, can share one consumer.
 ///
 /// ```no_run
