@@ -125,6 +125,7 @@ pub enum QueueError {
     BadEvent(#[source] EventError),
 }
 
+#[cfg(feature = "jetstream")]
 impl QueueError {
     pub(crate) fn broker(e: impl core::fmt::Display) -> Self {
         Self::Broker(event::escape_reason(&e.to_string()))
