@@ -61,6 +61,10 @@ pub(crate) struct BrokerArgs {
     /// [default: 120].
     #[arg(long, value_name = "S", value_parser = parse_seconds)]
     duplicate_window: Option<Duration>,
+    /// Seconds to keep trying to reach the broker at start [default: 30]
+    /// (once connected, a lost connection is retried for ever).
+    #[arg(long, value_name = "S", value_parser = parse_seconds)]
+    connect_timeout: Option<Duration>,
 }
 
 impl BrokerArgs {
@@ -92,6 +96,9 @@ impl BrokerArgs {
         }
         if let Some(v) = self.duplicate_window {
             c = c.duplicate_window(v);
+        }
+        if let Some(v) = self.connect_timeout {
+            c = c.connect_timeout(v);
         }
         c
     }
@@ -348,6 +355,7 @@ fn stats_line(s: &WorkerStats, rate: f64) -> String {
 pub(crate) fn worker(args: &WorkerArgs) -> Result<u8, Fail> {
     let rt = runtime()?;
     rt.block_on(async {
+        let mut signals = Signals::install()?;
         let client = args.client.client()?;
         let js = args.broker.connect().await?;
         let mut worker = js
@@ -366,7 +374,7 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<u8, Fail> {
         let signals = tokio::spawn({
             let shutdown = shutdown.clone();
             async move {
-                let signal = wait_for_signal().await;
+                let signal = signals.recv().await;
                 print_stderr(&format!("{signal}: finishing the jobs in flight"));
                 shutdown.shutdown();
             }
@@ -414,21 +422,28 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<u8, Fail> {
     })
 }
 
-/// Resolves on SIGTERM or SIGINT, naming it.
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        },
-        _ => {
-            // No handler could be installed: never resolve (the default
-            // action of the signals stays in force).
-            std::future::pending().await
+/// SIGTERM and SIGINT handlers, installed before the worker connects so
+/// that a signal never meets the default action (death, exit status 143).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self, Fail> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let cannot = |e: std::io::Error| Fail::failed(format!("cannot handle signals: {e}"));
+        Ok(Self {
+            term: signal(SignalKind::terminate()).map_err(cannot)?,
+            int: signal(SignalKind::interrupt()).map_err(cannot)?,
+        })
+    }
+
+    /// Resolves on the first SIGTERM or SIGINT, naming it.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
         }
     }
 }

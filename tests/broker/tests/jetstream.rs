@@ -621,6 +621,44 @@ async fn reenqueue_within_the_duplicate_window_is_dropped_by_the_broker() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_without_a_reachable_broker_fails_after_its_connect_timeout() {
+    let _serial = serial().await;
+    let b = Broker::start(Knobs::default()).await;
+    let subs = b.subscribe(1);
+    let file = b.subscriptions_file("subs.jsonl", &subs);
+    let port = webpush_broker_tests::free_port();
+    let started = Instant::now();
+    let mut p = webpush_broker_tests::Process::spawn(
+        &b.dir,
+        "enqueue-nowhere",
+        &[
+            "enqueue".into(),
+            "--nats".into(),
+            format!("nats://127.0.0.1:{port}"),
+            "--connect-timeout".into(),
+            "2".into(),
+            "--subscriptions".into(),
+            file.display().to_string(),
+            "--payload".into(),
+            "x".into(),
+        ],
+    );
+    let status = p.wait(Duration::from_secs(30));
+    let err = p.stderr();
+    assert_eq!(status.code(), Some(1), "{err}");
+    // It kept trying (100 ms, doubling) and gave up within the timeout.
+    let took = started.elapsed();
+    assert!(took >= SECOND, "gave up after only {took:?}");
+    assert!(
+        took < 15 * SECOND,
+        "took {took:?} for a 2 s connect timeout"
+    );
+    assert!(err.contains("error: cannot set up the queue"), "{err}");
+    assert!(!err.contains("enqueued"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_given_topic_is_kept_and_other_jobs_get_distinct_topics_from_their_ids() {
     let _serial = serial().await;
     let mut b = Broker::start(Knobs::default()).await;
