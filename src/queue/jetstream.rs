@@ -344,14 +344,14 @@ async fn connect_with_retry(url: &str, within: Duration) -> Result<async_nats::C
             .max_reconnects(None)
             .connect(url)
             .await;
+        let now = tokio::time::Instant::now();
         match attempt {
             Ok(client) => return Ok(client),
             // The kind only: the error's own text may name the address.
-            Err(e) if tokio::time::Instant::now() + delay >= deadline => {
-                return Err(QueueError::Connect(e.kind().to_string()));
-            }
+            Err(e) if now >= deadline => return Err(QueueError::Connect(e.kind().to_string())),
             Err(_) => {
-                tokio::time::sleep(delay).await;
+                // The last wait ends at the deadline, for one last attempt.
+                tokio::time::sleep(delay.min(deadline - now)).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
             }
         }

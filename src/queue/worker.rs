@@ -460,14 +460,13 @@ async fn publish<E: Engine>(engine: &E, event: &FeedbackEvent, counters: &Counte
     false
 }
 
-/// An ack, nak or term, tried three times. If it never lands the broker
-/// delivers the job again after the ack wait.
+/// An ack, nak or term (the engine retries confirmed ones itself); a
+/// failure is counted and logged. If it never lands, the broker delivers
+/// the job again after the ack wait.
 async fn settle<F>(call: F, counters: &Counters)
 where
     F: Future<Output = Result<(), super::QueueError>>,
 {
-    // The future is not Clone: retry by calling again is done by callers
-    // where it matters; one attempt here, counted when it fails.
     if let Err(e) = call.await {
         bump(&counters.broker_errors);
         warn(
