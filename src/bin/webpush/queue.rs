@@ -39,7 +39,7 @@ pub(crate) struct BrokerArgs {
     /// Durable pull consumer shared by all workers [default: webpush-workers].
     #[arg(long, value_name = "NAME")]
     consumer: Option<String>,
-    /// Prefix of the event subjects: <prefix>.gone, .failed, .dead
+    /// Prefix of the event subjects: PREFIX.gone, PREFIX.failed, PREFIX.dead
     /// [default: webpush.events].
     #[arg(long, value_name = "PREFIX")]
     events_prefix: Option<String>,
@@ -499,6 +499,7 @@ pub(crate) fn feedback(args: &FeedbackArgs) -> Result<u8, Fail> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use clap::Parser;
 
