@@ -320,6 +320,7 @@ impl JetStream {
                 policy,
                 pull_wait: Duration::from_secs(5),
                 shutdown_timeout: Duration::from_secs(30),
+                event_retry: Duration::from_millis(500),
             },
             counters: Arc::default(),
             shutdown: ShutdownHandle::new(),

@@ -152,6 +152,8 @@ pub(crate) struct Settings {
     pub(crate) policy: ActionPolicy,
     pub(crate) pull_wait: Duration,
     pub(crate) shutdown_timeout: Duration,
+    /// The first wait before publishing a feedback event again.
+    pub(crate) event_retry: Duration,
 }
 
 /// A job held by this worker: its broker handle, what the events need, a
@@ -223,13 +225,13 @@ pub(crate) async fn run<E: Engine, S: Sender + 'static>(
                         &settings.policy,
                         jitter.next(),
                     );
-                    finishing.push(finish(Arc::clone(&engine), held, action, Arc::clone(&counters), &settings.policy));
+                    finishing.push(finish(Arc::clone(&engine), held, action, Arc::clone(&counters), &settings));
                 }
                 None => reports_done = true,
             },
             bad = bad_rx.recv(), if !bad_done => match bad {
                 Some((held, action)) => {
-                    finishing.push(finish(Arc::clone(&engine), held, action, Arc::clone(&counters), &settings.policy));
+                    finishing.push(finish(Arc::clone(&engine), held, action, Arc::clone(&counters), &settings));
                 }
                 None => bad_done = true,
             },
@@ -392,8 +394,9 @@ async fn finish<E: Engine>(
     held: Held<E::Handle>,
     action: Action,
     counters: Arc<Counters>,
-    policy: &ActionPolicy,
+    settings: &Settings,
 ) {
+    let policy = &settings.policy;
     let handle = &held.handle;
     let fallback = policy.base_delay.max(Duration::from_secs(1));
     match action {
@@ -418,7 +421,7 @@ async fn finish<E: Engine>(
         }
         Action::AckAfterEvent(event) | Action::Terminate(event) | Action::DeadLetter(event) => {
             let kind = event.kind;
-            if publish(&*engine, &event, &counters).await {
+            if publish(&*engine, &event, &counters, settings.event_retry).await {
                 if kind == super::EventKind::Gone {
                     settle(handle.ack(), &counters).await;
                     bump(&counters.gone);
@@ -442,8 +445,13 @@ async fn finish<E: Engine>(
 }
 
 /// Publishes an event, retrying a few times (about 7 s in all).
-async fn publish<E: Engine>(engine: &E, event: &FeedbackEvent, counters: &Counters) -> bool {
-    let mut delay = Duration::from_millis(500);
+async fn publish<E: Engine>(
+    engine: &E,
+    event: &FeedbackEvent,
+    counters: &Counters,
+    first_wait: Duration,
+) -> bool {
+    let mut delay = first_wait;
     for attempt in 0..5 {
         match engine.publish_event(event).await {
             Ok(()) => return true,

@@ -52,6 +52,8 @@ struct FakeEngine {
     queue: Mutex<VecDeque<(Bytes, u32, String)>>,
     log: Log,
     pulls: AtomicU64,
+    /// The broker refuses every event (it is away).
+    refuse_events: bool,
 }
 
 struct FakeHandle {
@@ -65,6 +67,7 @@ impl FakeEngine {
             queue: Mutex::new(messages.into()),
             log: Log::default(),
             pulls: AtomicU64::new(0),
+            refuse_events: false,
         }
     }
 }
@@ -104,6 +107,13 @@ impl Engine for FakeEngine {
     }
 
     async fn publish_event(&self, event: &FeedbackEvent) -> Result<(), QueueError> {
+        if self.refuse_events {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("refused {}", event.job_id));
+            return Err(QueueError::Publish("no PubAck".into()));
+        }
         self.log
             .lock()
             .unwrap()
@@ -162,6 +172,7 @@ fn settings(concurrency: usize) -> Settings {
         policy: ActionPolicy::default(),
         pull_wait: Duration::from_millis(50),
         shutdown_timeout: Duration::from_secs(5),
+        event_retry: Duration::from_millis(1),
     }
 }
 
@@ -317,4 +328,33 @@ async fn an_idle_worker_does_not_spin() {
     // Each empty pull waits (20 ms here): well under 100 pulls in 500 ms.
     let pulls = engine.pulls.load(Ordering::Relaxed);
     assert!((1..=40).contains(&pulls), "{pulls} pulls");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_event_is_not_stored_is_never_acked() {
+    let mut engine = FakeEngine::new(vec![job("gone", "410", 1), job("bad", "400", 1)]);
+    engine.refuse_events = true;
+    let (log, stats) = run_until(engine, 2, |log| {
+        log.iter().filter(|l| l.starts_with("nak(")).count() == 2
+    })
+    .await;
+    // Five tries each, then back to the broker: neither acked nor terminated.
+    assert_eq!(
+        log.iter().filter(|l| *l == "refused gone").count(),
+        5,
+        "{log:?}"
+    );
+    assert!(log.contains(&"nak(1s) gone".to_owned()), "{log:?}");
+    assert!(log.contains(&"nak(1s) bad".to_owned()), "{log:?}");
+    assert!(
+        !log.iter()
+            .any(|l| l.starts_with("ack") || l.starts_with("term")),
+        "{log:?}"
+    );
+    assert_eq!(
+        (stats.gone, stats.failed, stats.retried),
+        (0, 0, 2),
+        "{stats:?}"
+    );
+    assert_eq!(stats.broker_errors, 10, "{stats:?}");
 }
