@@ -268,6 +268,7 @@ impl FirstAttempts {
 struct State {
     origin: String,
     requests: AtomicU64,
+    last_request_at: Mutex<Option<Instant>>,
     subs: Mutex<HashMap<String, SubState>>,
 }
 
@@ -335,6 +336,7 @@ impl LocalPushService {
         let state = Arc::new(State {
             origin: format!("https://127.0.0.1:{}", addr.port()),
             requests: AtomicU64::new(0),
+            last_request_at: Mutex::new(None),
             subs: Mutex::new(HashMap::new()),
         });
         let (shutdown, stop) = watch::channel(());
@@ -496,6 +498,17 @@ impl LocalPushService {
         self.state.requests.load(Ordering::Relaxed)
     }
 
+    /// When the latest request arrived (before any fault or check): for
+    /// tests of retry delays.
+    #[must_use]
+    pub fn last_request_at(&self) -> Option<Instant> {
+        *self
+            .state
+            .last_request_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The subscription id, when `sub` belongs to this service.
     fn id_of<'a>(&self, sub: &'a Subscription) -> Option<&'a str> {
         if sub.endpoint().origin() != self.state.origin {
@@ -630,6 +643,10 @@ type ResBody = Either<Full<Bytes>, Filler>;
 
 async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Response<ResBody> {
     state.requests.fetch_add(1, Ordering::Relaxed);
+    *state
+        .last_request_at
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
     let Some(id) = subscription_id(req.uri().path()).map(str::to_owned) else {
         return refuse(StatusCode::NOT_FOUND, "UnknownSubscription", "no such path");
     };
