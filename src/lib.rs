@@ -17,6 +17,7 @@
 //! | outcomes | [`outcome`], [`policy`] | RFC 8030 responses; which endpoints may be contacted | none |
 //! | transport | [`sender`] | the `Sender` trait; `ReqwestSender` (feature `client`) | HTTPS |
 //! | sending | [`client`], `batch` | one push; many, with bounded concurrency and retries | via `Sender` |
+//! | scale-out (feature `jetstream`) | `queue` | jobs, workers and feedback over NATS JetStream, at-least-once | NATS + `batch` |
 //!
 //! Under `ece` and `message` sits a private crypto backend (ephemeral ECDH and
 //! AES-128-GCM): `p256` + `aes-gcm` by default, `ring` with the `ring`
@@ -56,6 +57,9 @@ pub mod notification;
 pub mod outcome;
 pub mod policy;
 pub mod push_service;
+// The job and event formats also build under `__fuzz`, for their fuzz target.
+#[cfg(any(feature = "jetstream", feature = "__fuzz"))]
+pub mod queue;
 pub mod request;
 pub mod sender;
 pub mod subscription;

@@ -12,6 +12,11 @@
 //! webpush encrypt --p256dh KEY --auth SECRET [--pad N]    < plaintext > body
 //! webpush decrypt --private-key-file FILE --auth SECRET  < body > plaintext
 //! webpush vapid-header --vapid-key key.pem --audience ORIGIN --subject SUB
+//! webpush enqueue --nats URL --subscriptions subs.jsonl (--payload TEXT | --payload-file FILE) \
+//!              [--ttl S] [--urgency U] [--topic T] [--id-prefix P] [--max-in-flight N]
+//! webpush worker --nats URL --vapid-key key.pem --subject SUB [--concurrency N] \
+//!              [--ca-cert FILE] [--allow-http] [--allow-loopback] [--timeout S] [--stats-interval S]
+//! webpush feedback --nats URL [--follow]
 //! ```
 //!
 //! Exit statuses: see [`EXIT_STATUS_HELP`].
@@ -26,6 +31,8 @@ use clap::{Parser, Subcommand};
 mod batch;
 #[path = "webpush/keys.rs"]
 mod keys;
+#[path = "webpush/queue.rs"]
+mod queue;
 #[path = "webpush/send.rs"]
 mod send;
 #[path = "webpush/util.rs"]
@@ -71,6 +78,15 @@ enum Command {
     Decrypt(keys::DecryptArgs),
     /// Print a VAPID `Authorization` header value for a push service origin.
     VapidHeader(keys::VapidHeaderArgs),
+    /// Queue one notification per subscription of a JSON-lines file as
+    /// jobs on NATS JetStream, for `worker` processes to send.
+    Enqueue(queue::EnqueueArgs),
+    /// Send the jobs of the NATS JetStream queue, alongside any number of
+    /// other workers, until SIGTERM or SIGINT; stats lines on stderr.
+    Worker(queue::WorkerArgs),
+    /// Print the workers' gone, failed and dead events as JSON lines;
+    /// exits once drained (or keeps waiting with --follow).
+    Feedback(queue::FeedbackArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,5 +98,8 @@ fn main() -> ExitCode {
         Command::Encrypt(args) => keys::encrypt(args),
         Command::Decrypt(args) => keys::decrypt(args),
         Command::VapidHeader(args) => keys::vapid_header(args),
+        Command::Enqueue(args) => queue::enqueue(args),
+        Command::Worker(args) => queue::worker(args),
+        Command::Feedback(args) => queue::feedback(args),
     })
 }

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{
@@ -158,6 +158,10 @@ impl Drop for InFlight<'_> {
 async fn handle(state: &State, kill: &Notify, req: Request<Incoming>) -> Response<ResBody> {
     state.requests.fetch_add(1, Ordering::Relaxed);
     let _in_flight = InFlight::enter(&state.in_flight);
+    *state
+        .last_request_at
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
     if let Some(id) = req.uri().path().strip_prefix("/message/") {
         return message_resource(state, req.method(), id);
     }
@@ -414,6 +418,7 @@ async fn accept(
                 body_len: body.len(),
                 content_encoding,
                 encoding,
+                received_at: Instant::now(),
             });
         }
     }

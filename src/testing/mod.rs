@@ -87,6 +87,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -149,6 +150,9 @@ pub struct ReceivedMessage {
     /// The content coding the body was decrypted with (`None` for a tickle
     /// push).
     pub encoding: Option<ContentEncoding>,
+    /// When the service accepted it (after decrypting, before answering
+    /// `201`): for tests of redelivery delays.
+    pub received_at: Instant,
 }
 
 impl fmt::Debug for ReceivedMessage {
@@ -161,6 +165,7 @@ impl fmt::Debug for ReceivedMessage {
             .field("body_len", &self.body_len)
             .field("content_encoding", &self.content_encoding)
             .field("encoding", &self.encoding)
+            .field("received_at", &self.received_at)
             .finish()
     }
 }
@@ -179,6 +184,8 @@ struct SubState {
 struct State {
     origin: String,
     requests: AtomicU64,
+    /// When the latest request arrived.
+    last_request_at: Mutex<Option<Instant>>,
     /// TCP connections accepted (each then a TLS handshake).
     connections: AtomicU64,
     /// Requests whose handler is running (see `http_service::InFlight`).
@@ -248,6 +255,7 @@ impl LocalPushService {
         let state = Arc::new(State {
             origin: format!("https://127.0.0.1:{}", addr.port()),
             requests: AtomicU64::new(0),
+            last_request_at: Mutex::new(None),
             connections: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             subs: Mutex::new(HashMap::new()),
@@ -468,6 +476,17 @@ impl LocalPushService {
     #[must_use]
     pub fn request_count(&self) -> u64 {
         self.state.requests.load(Ordering::Relaxed)
+    }
+
+    /// When the latest request arrived (before any fault or check): for
+    /// tests of retry delays.
+    #[must_use]
+    pub fn last_request_at(&self) -> Option<Instant> {
+        *self
+            .state
+            .last_request_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Connections accepted so far on the HTTPS side (TCP, each then a TLS

@@ -178,7 +178,7 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, Fail> {
+pub(crate) fn open_input(path: &Path) -> Result<Box<dyn BufRead + Send>, Fail> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(BufReader::new(io::stdin())));
     }
@@ -235,7 +235,7 @@ fn parse_line(buf: &[u8], len: usize) -> Option<Result<Subscription, String>> {
 
 /// Reads one line (without its `\n`) into `buf`, keeping at most `max`
 /// octets; returns the line's full length, or `None` at the end.
-fn read_line_capped<R: BufRead + ?Sized>(
+pub(crate) fn read_line_capped<R: BufRead + ?Sized>(
     input: &mut R,
     buf: &mut Vec<u8>,
     max: usize,

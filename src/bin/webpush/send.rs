@@ -25,15 +25,43 @@ use crate::util::{
 /// The largest CA certificate file read.
 const MAX_CA_FILE: usize = 1024 * 1024;
 
-/// Options common to `send` and `send-batch`.
+/// Options common to `send` and `send-batch`: the client and the message.
 #[derive(Debug, Args)]
 pub(crate) struct SendOptions {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+    #[command(flatten)]
+    pub(crate) message: MessageArgs,
+}
+
+/// How to reach push services: the VAPID key and subject, the endpoint
+/// policy, TLS roots and the request timeout (also taken by `worker`).
+#[derive(Debug, Args)]
+pub(crate) struct ClientArgs {
     /// VAPID private key file: PKCS#8 or SEC1 PEM, JWK, or base64url scalar.
     #[arg(long, value_name = "FILE")]
     pub(crate) vapid_key: PathBuf,
     /// Contact for the push service: mailto:you@example.com or an https: URL.
     #[arg(long, value_name = "SUB", value_parser = parse_subject)]
     pub(crate) subject: Subject,
+    /// Also trust the root certificate(s) in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_cert: Option<PathBuf>,
+    /// Allow plain http endpoints (tests and trusted networks only).
+    #[arg(long)]
+    pub(crate) allow_http: bool,
+    /// Allow endpoints on loopback addresses (tests only).
+    #[arg(long)]
+    pub(crate) allow_loopback: bool,
+    /// Timeout for each request, in seconds.
+    #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]
+    pub(crate) timeout: Duration,
+}
+
+/// What to send: the payload and the push options (also taken by
+/// `enqueue`).
+#[derive(Debug, Args)]
+pub(crate) struct MessageArgs {
     #[command(flatten)]
     pub(crate) payload: PayloadArgs,
     #[command(flatten)]
@@ -53,18 +81,6 @@ pub(crate) struct SendOptions {
     /// subscriptions that still need it.
     #[arg(long, value_name = "ENCODING", default_value = "aes128gcm")]
     pub(crate) encoding: EncodingArg,
-    /// Also trust the root certificate(s) in this PEM file.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) ca_cert: Option<PathBuf>,
-    /// Allow plain http endpoints (tests and trusted networks only).
-    #[arg(long)]
-    pub(crate) allow_http: bool,
-    /// Allow endpoints on loopback addresses (tests only).
-    #[arg(long)]
-    pub(crate) allow_loopback: bool,
-    /// Timeout for each request, in seconds.
-    #[arg(long, value_name = "S", default_value = "30", value_parser = parse_seconds)]
-    pub(crate) timeout: Duration,
 }
 
 /// The payload: text, a file, or a declarative notification (`--title`),
@@ -200,7 +216,7 @@ fn parse_topic(s: &str) -> Result<Topic, String> {
     Topic::new(s).map_err(|e| e.to_string())
 }
 
-fn parse_seconds(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()
         .map_err(|_| "not a number of seconds".to_owned())?;
@@ -211,6 +227,23 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 }
 
 impl SendOptions {
+    /// See [`MessageArgs::load_payload`].
+    pub(crate) fn load_payload(&self) -> Result<Vec<u8>, Fail> {
+        self.message.load_payload()
+    }
+
+    /// See [`MessageArgs::push_options`].
+    pub(crate) fn push_options(&self) -> PushOptions {
+        self.message.push_options()
+    }
+
+    /// See [`ClientArgs::client`].
+    pub(crate) fn client(&self) -> Result<PushClient<ReqwestSender>, Fail> {
+        self.client.client()
+    }
+}
+
+impl MessageArgs {
     /// The payload, checked against what one message carries in the chosen
     /// content coding.
     pub(crate) fn load_payload(&self) -> Result<Vec<u8>, Fail> {
@@ -252,7 +285,9 @@ impl SendOptions {
         }
         options
     }
+}
 
+impl ClientArgs {
     /// The client: VAPID key, policy, extra roots and timeout. Must be
     /// called inside the tokio runtime.
     pub(crate) fn client(&self) -> Result<PushClient<ReqwestSender>, Fail> {
