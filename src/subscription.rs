@@ -76,17 +76,24 @@ pub enum SubscriptionError {
     ExpirationTime,
 }
 
+/// What kind of JSON error `e` is, in a fixed phrase: serde_json's own
+/// message may quote the input, so errors keep this, the line and the column
+/// (shared by every JSON wire format of the crate).
+pub(crate) fn json_error_category(e: &serde_json::Error) -> &'static str {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Io => "io",
+        Category::Syntax => "syntax",
+        Category::Data => "wrong type or value",
+        Category::Eof => "unexpected end",
+    }
+}
+
 impl From<serde_json::Error> for SubscriptionError {
     fn from(e: serde_json::Error) -> Self {
-        use serde_json::error::Category;
         // serde_json's own message may quote the input; keep only facts.
         Self::Json {
-            category: match e.classify() {
-                Category::Io => "io",
-                Category::Syntax => "syntax",
-                Category::Data => "wrong type or value",
-                Category::Eof => "unexpected end",
-            },
+            category: json_error_category(&e),
             line: e.line(),
             column: e.column(),
         }

@@ -199,6 +199,11 @@ pub fn decide(
             };
             retry(delay, RetryReason::Transient)
         }
+        // Retrying cannot help and deleting would lose a user: the app asks
+        // the browser to subscribe again with the current key.
+        e @ SendError::KeyMismatch { .. } => {
+            Action::Terminate(event(EventKind::Resubscribe, &e.to_string()))
+        }
         e => Action::Terminate(event(EventKind::Failed, &e.to_string())),
     }
 }

@@ -32,23 +32,31 @@ pub enum EventKind {
     /// Still failing at its last allowed delivery (`max_deliver`): a dead
     /// letter, with the attempt count.
     Dead,
+    /// The push service says the subscription was made with another VAPID
+    /// key ([`SendError::KeyMismatch`](crate::outcome::SendError::KeyMismatch):
+    /// Apple's `VapidPkHashMismatch`, FCM's sender-ID 403, autopush's key
+    /// mismatch): have the browser subscribe again with the current
+    /// `applicationServerKey`. Not retried, and not a reason to delete.
+    Resubscribe,
 }
 
 impl EventKind {
-    /// The name on the wire and in subjects: `gone`, `failed`, `dead`.
+    /// The name on the wire and in subjects: `gone`, `failed`, `dead`,
+    /// `resubscribe`.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Gone => "gone",
             Self::Failed => "failed",
             Self::Dead => "dead",
+            Self::Resubscribe => "resubscribe",
         }
     }
 
     /// Parses [`as_str`](Self::as_str)'s names.
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Gone, Self::Failed, Self::Dead]
+        [Self::Gone, Self::Failed, Self::Dead, Self::Resubscribe]
             .into_iter()
             .find(|k| k.as_str() == s)
     }
@@ -93,14 +101,8 @@ pub enum EventError {
 
 impl From<serde_json::Error> for EventError {
     fn from(e: serde_json::Error) -> Self {
-        use serde_json::error::Category;
         Self::NotJson {
-            category: match e.classify() {
-                Category::Io => "io",
-                Category::Syntax => "syntax",
-                Category::Data => "wrong type or value",
-                Category::Eof => "unexpected end",
-            },
+            category: crate::subscription::json_error_category(&e),
             line: e.line(),
             column: e.column(),
         }
@@ -125,7 +127,7 @@ impl From<serde_json::Error> for EventError {
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FeedbackEvent {
-    /// Gone, failed or dead.
+    /// Gone, failed, dead or resubscribe.
     pub kind: EventKind,
     /// The job's id (for a message without a readable id, `seq:<stream
     /// sequence>`).

@@ -97,15 +97,9 @@ pub enum JobError {
 
 impl From<serde_json::Error> for JobError {
     fn from(e: serde_json::Error) -> Self {
-        use serde_json::error::Category;
         // serde_json's own message may quote the input; keep only facts.
         Self::NotJson {
-            category: match e.classify() {
-                Category::Io => "io",
-                Category::Syntax => "syntax",
-                Category::Data => "wrong type or value",
-                Category::Eof => "unexpected end",
-            },
+            category: crate::subscription::json_error_category(&e),
             line: e.line(),
             column: e.column(),
         }

@@ -1,7 +1,7 @@
 //! Scale-out over a message broker (feature `jetstream`): jobs published to a
 //! NATS JetStream stream, sent by any number of worker processes, with
 //! at-least-once delivery, `Retry-After` honoured by the broker, and a
-//! feedback stream of gone, failed and dead jobs for the app.
+//! feedback stream of gone, failed, dead and resubscribe events for the app.
 //!
 //! ```text
 //!              publish (PubAck)          pull (durable consumer, explicit ack)
@@ -9,7 +9,7 @@
 //!     ▲          subject webpush.jobs       ▲      │ BatchSender (encrypt, VAPID, send)
 //!     │                                     │      │
 //!     │                                     │      └ ack / nak(delay) / term
-//!     └── FeedbackReader ◀── webpush.events.{gone,failed,dead} ◀── events (PubAck first)
+//!     └── FeedbackReader ◀── webpush.events.{gone,failed,dead,resubscribe} ◀── events (PubAck first)
 //! ```
 //!
 //! - [`PushJob`] is one push (subscription, payload, options, id) in a
@@ -34,11 +34,12 @@
 //! | 429, 5xx, 408, 425, timeout, connection error | nak with a delay ≥ `Retry-After` (else exponential backoff with jitter) | the broker redelivers it later; no worker sleeps on it |
 //! | 401, 403 (VAPID refused) | nak with a long delay (5 min), counted as `vapid_rejected`, a `tracing` warning | never treated as gone: fix the VAPID key |
 //! | 400, 413, other 4xx, a malformed job (not JSON, bad subscription, over 32 KiB) | publish a `failed` event with the reason, await its PubAck, term | not retried |
+//! | key mismatch ([`SendError::KeyMismatch`](crate::outcome::SendError::KeyMismatch): the subscription was made with another VAPID key) | publish a `resubscribe` event, await its PubAck, term | the app has the browser subscribe again; not retried, not deleted |
 //! | any retry at the last delivery (`max_deliver`) | publish a `dead` event with the attempt count, term | a dead letter for the app |
 //! | pulled but not started at shutdown | nak, no delay | another worker takes it at once |
 //!
 //! A job is acknowledged (or terminated) only after its outcome is known
-//! and, for gone/failed/dead, after the broker acknowledged the event. A
+//! and, for gone/failed/dead/resubscribe, after the broker acknowledged the event. A
 //! crash anywhere before that leaves the job un-acked: the broker delivers
 //! it again after `ack_wait`. Workers send in-progress acks for jobs they
 //! hold longer than half of `ack_wait`.

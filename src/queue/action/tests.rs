@@ -152,3 +152,27 @@ fn bad_job_is_a_failed_event_without_endpoint() {
     );
     assert!(e.reason.contains("1048576"), "{}", e.reason);
 }
+
+#[test]
+fn key_mismatch_asks_for_a_resubscribe_and_is_not_retried() {
+    let p = ActionPolicy::default();
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    let response = PushResponse::new(
+        StatusCode::FORBIDDEN,
+        headers,
+        br#"{"reason":"VapidPkHashMismatch"}"#.to_vec(),
+    );
+    let result = classify(response, SystemTime::now());
+    assert!(
+        matches!(result, Err(SendError::KeyMismatch { .. })),
+        "{result:?}"
+    );
+    for delivered in [1, 5] {
+        let Action::Terminate(e) = decide("j", EP, &result, delivered, &p, 0) else {
+            panic!("not terminated at delivery {delivered}");
+        };
+        assert_eq!((e.kind, e.status), (EventKind::Resubscribe, Some(403)));
+        assert_eq!(e.message_id(), "resubscribe:j");
+    }
+}

@@ -26,7 +26,7 @@ pub enum FeedbackMode {
     Follow,
 }
 
-/// Reads the gone, failed and dead events, for the app to act on (delete
+/// Reads the gone, failed, dead and resubscribe events, for the app to act on (delete
 /// subscriptions, alert). Each event stays with the broker until
 /// [`FeedbackDelivery::ack`]; one not acked within 30 s is handed out again,
 /// so an app that crashes before acting loses nothing.
