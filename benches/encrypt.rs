@@ -4,8 +4,9 @@
 //!
 //! `cargo bench --bench encrypt` measures `message::encrypt` on the default
 //! (RustCrypto) backend; `cargo bench --bench encrypt --features ring` on
-//! the `ring` backend. Both runs measure both floors, so each backend's
-//! ratio comes from one run. `BENCHMARKS.md` has the latest figures.
+//! the `ring` backend, `--features graviola` on `graviola`. Every run
+//! measures the p256 and ring floors (and graviola's, with that feature), so
+//! each backend's ratio comes from one run. `BENCHMARKS.md` has the latest figures.
 
 use std::hint::black_box;
 use std::num::NonZeroUsize;
@@ -59,6 +60,10 @@ fn floors(c: &mut Criterion, ua: &UaKeyPair) {
     let rng = SystemRandom::new();
     g.bench_function("ring keygen + ecdh", |b| {
         b.iter(|| common::ring_floor(&rng, ua.public_key().as_bytes()))
+    });
+    #[cfg(feature = "graviola")]
+    g.bench_function("graviola keygen + ecdh", |b| {
+        b.iter(|| common::graviola_floor(ua.public_key().as_bytes()))
     });
     g.finish();
 }

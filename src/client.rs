@@ -45,11 +45,11 @@ pub struct PushClient<S = DefaultSender> {
 
 /// The default sender: [`crate::sender::ReqwestSender`] with feature
 /// `client`.
-#[cfg(feature = "client")]
+#[cfg(feature = "__sender")]
 pub type DefaultSender = crate::sender::ReqwestSender;
 /// Without feature `client` there is no default sender: use
 /// [`PushClient::with_sender`].
-#[cfg(not(feature = "client"))]
+#[cfg(not(feature = "__sender"))]
 pub type DefaultSender = Box<dyn Sender>;
 
 impl<S> Clone for PushClient<S> {
@@ -71,7 +71,7 @@ impl<S> core::fmt::Debug for PushClient<S> {
     }
 }
 
-#[cfg(feature = "client")]
+#[cfg(feature = "__sender")]
 impl PushClient<crate::sender::ReqwestSender> {
     /// A client on the default [`crate::sender::ReqwestSender`] with the
     /// strict default [`EndpointPolicy`].

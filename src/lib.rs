@@ -15,13 +15,14 @@
 //! | push services | [`push_service`] | which service an endpoint is; its TTL limits and refusal codes | none |
 //! | push requests | [`request`] | RFC 8030 (TTL, Urgency, Topic) as an `http::Request` | none |
 //! | outcomes | [`outcome`], [`policy`] | RFC 8030 responses; which endpoints may be contacted | none |
-//! | transport | [`sender`] | the `Sender` trait; `ReqwestSender` (feature `client`) | HTTPS |
+//! | transport | [`sender`] | the `Sender` trait; `ReqwestSender` (feature `client` or `client-graviola`) | HTTPS |
 //! | sending | [`client`], `batch` | one push; many, with bounded concurrency and retries | via `Sender` |
 //! | scale-out (feature `jetstream`) | `queue` | jobs, workers and feedback over NATS JetStream, at-least-once | NATS + `batch` |
 //!
 //! Under `ece` and `message` sits a private crypto backend (ephemeral ECDH and
 //! AES-128-GCM): `p256` + `aes-gcm` by default, `ring` with the `ring`
-//! feature. Everything down to `outcome` is pure computation and builds for
+//! feature, `graviola` with the `graviola` feature (falling back to `p256`
+//! at run time on a CPU `graviola` cannot use). Everything down to `outcome` is pure computation and builds for
 //! `wasm32-unknown-unknown` with `--no-default-features`; the crate never
 //! stores subscriptions and retries only in `batch`, as its policy says.
 //!
@@ -30,8 +31,10 @@
 //! - Cryptography is RustCrypto's (`p256`, `hkdf`, `sha2`, `aes-gcm`), pure
 //!   Rust and constant-time where it handles secrets; none of it has had an
 //!   independent audit for this crate's use. The `ring` feature moves the
-//!   sender's ephemeral ECDH and AES-128-GCM to `ring`; the choice is made at
-//!   build time and changes neither the API nor the bytes on the wire.
+//!   sender's ephemeral ECDH and AES-128-GCM to `ring`, the `graviola`
+//!   feature to `graviola` (unaudited too; its arithmetic is formally
+//!   verified assembly); the choice is made at build time and changes neither
+//!   the API nor the bytes on the wire.
 //! - Private keys, auth secrets, ECDH secrets, IKMs, content keys and nonces
 //!   are zeroized when dropped, and `Debug` never prints them. The HMAC state
 //!   inside `hkdf` is not zeroized by that crate.
@@ -43,11 +46,19 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[cfg(all(
+    feature = "__sender",
+    not(any(feature = "client", feature = "client-graviola"))
+))]
+compile_error!(
+    "the HTTP sender needs a TLS provider: enable feature `client` (ring) or `client-graviola`"
+);
+
 #[cfg(feature = "aesgcm")]
 pub mod aesgcm;
 mod b64;
 mod backend;
-#[cfg(feature = "client")]
+#[cfg(feature = "__sender")]
 pub mod batch;
 pub mod client;
 mod codec;

@@ -14,6 +14,8 @@ use ring::rand::SystemRandom;
 /// The backend `message::encrypt` uses in this build.
 pub(crate) const BACKEND: &str = if cfg!(feature = "ring") {
     "ring"
+} else if cfg!(feature = "graviola") {
+    "graviola"
 } else {
     "rustcrypto"
 };
@@ -41,9 +43,26 @@ pub(crate) fn ring_floor(rng: &SystemRandom, peer: &[u8; 65]) {
     black_box((public.as_ref()[1], first));
 }
 
+/// One ephemeral P-256 key and one ECDH with `graviola` (feature
+/// `graviola`), on a CPU that has the features it needs.
+#[cfg(feature = "graviola")]
+#[allow(dead_code)] // Each bench uses its own subset of this module.
+pub(crate) fn graviola_floor(peer: &[u8; 65]) {
+    use graviola::key_agreement::p256::{PrivateKey, PublicKey};
+    let key = PrivateKey::new_random().expect("rng");
+    let public = key.public_key_uncompressed();
+    let peer = PublicKey::from_x962_uncompressed(black_box(peer)).expect("valid peer key");
+    let shared = key.diffie_hellman(&peer).expect("valid peer key");
+    black_box((public[1], shared.0[0]));
+}
+
 /// The floor of the backend this build uses.
 #[allow(dead_code)] // Each bench uses its own subset of this module.
 pub(crate) fn active_floor(rng: &SystemRandom, peer: &p256::PublicKey, peer_bytes: &[u8; 65]) {
+    #[cfg(all(feature = "graviola", not(feature = "ring")))]
+    if graviola::util::is_cpu_supported() {
+        return graviola_floor(peer_bytes);
+    }
     if cfg!(feature = "ring") {
         ring_floor(rng, peer_bytes);
     } else {

@@ -9,9 +9,13 @@
 //! - `ring` (feature `ring`): `ring`'s P-256 and AES-GCM, the crypto that
 //!   rustls already uses in this crate's HTTP client. `ring` cannot import a
 //!   private key for ECDH, so it serves only the sender's ephemeral side.
+//! - `graviola` (feature `graviola`, when `ring` is off): `graviola`'s
+//!   P-256 and AES-GCM, pure Rust with verified assembly, no C compiler;
+//!   on a CPU without the features it needs, it runs [`rust_crypto`].
 //!
-//! [`Active`] is the backend chosen at build time; the public API is the
-//! same either way.
+//! [`Active`] is the backend chosen at build time (`ring` if enabled, else
+//! `graviola` if enabled, else `rust_crypto`); the public API is the same
+//! either way.
 
 use zeroize::Zeroizing;
 
@@ -23,12 +27,18 @@ pub(crate) mod rust_crypto;
 #[cfg(feature = "ring")]
 pub(crate) mod ring;
 
+#[cfg(feature = "graviola")]
+pub(crate) mod graviola;
+
 /// The backend every message uses in this build.
-#[cfg(not(feature = "ring"))]
+#[cfg(not(any(feature = "ring", feature = "graviola")))]
 pub(crate) type Active = rust_crypto::RustCrypto;
 /// The backend every message uses in this build.
 #[cfg(feature = "ring")]
 pub(crate) type Active = ring::Ring;
+/// The backend every message uses in this build.
+#[cfg(all(feature = "graviola", not(feature = "ring")))]
+pub(crate) type Active = graviola::Graviola;
 
 /// The AES-128-GCM cipher of the active backend.
 pub(crate) type ActiveCipher = <Active as Backend>::Cipher;

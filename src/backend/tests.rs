@@ -97,11 +97,26 @@ fn ring_conforms_and_interoperates_with_rust_crypto() {
     conformance::<RustCrypto, super::ring::Ring>();
 }
 
+#[cfg(feature = "graviola")]
+#[test]
+fn graviola_conforms_and_interoperates_with_rust_crypto() {
+    use super::graviola::{Graviola, tests::with_fallback};
+    conformance::<Graviola, RustCrypto>();
+    conformance::<RustCrypto, Graviola>();
+    // As on a CPU without the features graviola needs.
+    with_fallback(|| {
+        conformance::<Graviola, RustCrypto>();
+        conformance::<RustCrypto, Graviola>();
+    });
+}
+
 #[test]
 fn active_backend_matches_the_build() {
     #[cfg(feature = "ring")]
     let expected = core::any::type_name::<super::ring::Ring>();
-    #[cfg(not(feature = "ring"))]
+    #[cfg(all(feature = "graviola", not(feature = "ring")))]
+    let expected = core::any::type_name::<super::graviola::Graviola>();
+    #[cfg(not(any(feature = "ring", feature = "graviola")))]
     let expected = core::any::type_name::<RustCrypto>();
     assert_eq!(core::any::type_name::<super::Active>(), expected);
 }

@@ -19,6 +19,9 @@
 //! webpush feedback --nats URL [--follow]
 //! ```
 //!
+//! `enqueue`, `worker` and `feedback` are there when the binary is built with
+//! feature `jetstream` as well as `cli`.
+//!
 //! Exit statuses: see [`EXIT_STATUS_HELP`].
 
 #![forbid(unsafe_code)]
@@ -31,6 +34,7 @@ use clap::{Parser, Subcommand};
 mod batch;
 #[path = "webpush/keys.rs"]
 mod keys;
+#[cfg(feature = "jetstream")]
 #[path = "webpush/queue.rs"]
 mod queue;
 #[path = "webpush/send.rs"]
@@ -80,12 +84,15 @@ enum Command {
     VapidHeader(keys::VapidHeaderArgs),
     /// Queue one notification per subscription of a JSON-lines file as
     /// jobs on NATS JetStream, for `worker` processes to send.
+    #[cfg(feature = "jetstream")]
     Enqueue(queue::EnqueueArgs),
     /// Send the jobs of the NATS JetStream queue, alongside any number of
     /// other workers, until SIGTERM or SIGINT; stats lines on stderr.
+    #[cfg(feature = "jetstream")]
     Worker(queue::WorkerArgs),
     /// Print the workers' gone, failed and dead events as JSON lines;
     /// exits once drained (or keeps waiting with --follow).
+    #[cfg(feature = "jetstream")]
     Feedback(queue::FeedbackArgs),
 }
 
@@ -98,8 +105,11 @@ fn main() -> ExitCode {
         Command::Encrypt(args) => keys::encrypt(args),
         Command::Decrypt(args) => keys::decrypt(args),
         Command::VapidHeader(args) => keys::vapid_header(args),
+        #[cfg(feature = "jetstream")]
         Command::Enqueue(args) => queue::enqueue(args),
+        #[cfg(feature = "jetstream")]
         Command::Worker(args) => queue::worker(args),
+        #[cfg(feature = "jetstream")]
         Command::Feedback(args) => queue::feedback(args),
     })
 }

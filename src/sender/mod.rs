@@ -10,9 +10,9 @@ use core::pin::Pin;
 
 use http::{HeaderMap, StatusCode};
 
-#[cfg(feature = "client")]
+#[cfg(feature = "__sender")]
 mod reqwest_sender;
-#[cfg(feature = "client")]
+#[cfg(feature = "__sender")]
 pub use reqwest_sender::{BuildError, ReqwestSender, ReqwestSenderBuilder};
 
 /// The largest response body kept; the rest is dropped unread or discarded.

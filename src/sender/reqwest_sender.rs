@@ -1,5 +1,5 @@
-//! [`ReqwestSender`]: the default [`Sender`], on reqwest with rustls (ring
-//! provider), HTTP/2 where the push service offers it, one connection per
+//! [`ReqwestSender`]: the default [`Sender`], on reqwest with rustls (the
+//! `ring` provider, or `rustls-graviola` in the C-free build), HTTP/2 where the push service offers it, one connection per
 //! origin on a cold start (`origin_gate`), and the [`EndpointPolicy`]
 //! enforced on every resolved address.
 
@@ -55,9 +55,18 @@ pub enum BuildError {
     /// The HTTP client could not be built.
     #[error("HTTP client construction failed")]
     Client(#[source] BoxError),
+    /// The C-free build's TLS (`rustls-graviola`, feature `client-graviola`
+    /// without `client`) cannot run on this CPU: it lacks a feature
+    /// `graviola` needs (x86_64: `aes`, `pclmulqdq`, `avx`, `avx2`, `bmi1`,
+    /// `adx`; aarch64: `aes`, `pmull`, `sha2`, `neon`). Build with `client`
+    /// (TLS on `ring`) for such machines. Message encryption needs no such
+    /// check: it falls back to `p256` by itself.
+    #[error("this CPU lacks features the graviola TLS provider needs; build with feature `client`")]
+    CpuUnsupported,
 }
 
-/// The default [`Sender`]: reqwest + rustls (ring), no OpenSSL.
+/// The default [`Sender`]: reqwest + rustls (`ring`; `rustls-graviola` with
+/// feature `client-graviola` and not `client`), no OpenSSL.
 ///
 /// - TLS with the system's roots (rustls-platform-verifier), or the bundled
 ///   Mozilla roots (feature `webpki-roots`), plus any extra roots; HTTP/2
@@ -529,11 +538,11 @@ impl ReqwestSenderBuilder {
         })
     }
 
-    /// Our own rustls configuration, with the ring provider given explicitly
-    /// (never the process default, which may be unset).
+    /// Our own rustls configuration, with the build's provider given
+    /// explicitly (never the process default, which may be unset).
     fn tls_config(&self) -> Result<rustls::ClientConfig, BuildError> {
         let extra = self.parse_extra_roots()?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = tls_provider()?;
         let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| BuildError::Tls(Box::new(e)))?;
@@ -596,6 +605,21 @@ impl ReqwestSenderBuilder {
         }
         Ok(certs)
     }
+}
+
+/// The TLS crypto of this build: rustls' `ring` provider with feature
+/// `client`, else (`client-graviola`) `rustls-graviola`, after checking that
+/// the CPU can run it (`graviola` would panic otherwise).
+fn tls_provider() -> Result<Arc<rustls::crypto::CryptoProvider>, BuildError> {
+    #[cfg(feature = "client")]
+    let provider = rustls::crypto::ring::default_provider();
+    #[cfg(not(feature = "client"))]
+    let provider = if crate::backend::graviola::cpu_supported() {
+        rustls_graviola::default_provider()
+    } else {
+        return Err(BuildError::CpuUnsupported);
+    };
+    Ok(Arc::new(provider))
 }
 
 /// The platform verifier (system store) with the extra roots.

@@ -68,6 +68,27 @@ fn sender_is_send_sync_clone_and_errors_are_send_sync() {
     let _: &dyn Sender = &sender_with(EndpointPolicy::new(), DEFAULT_TIMEOUT);
 }
 
+/// The C-free build (`client-graviola` without `client`) on a CPU without
+/// what `graviola` needs: building the sender is a typed error, where
+/// `rustls-graviola` would panic at the first handshake.
+#[cfg(not(feature = "client"))]
+#[test]
+fn graviola_tls_on_a_cpu_without_its_features_is_an_error_not_a_panic() {
+    let build = || {
+        ReqwestSender::builder()
+            .tls_builtin_roots(false)
+            .tls_root_certificate_pem(UNRELATED_ROOT_PEM)
+            .build()
+    };
+    let refused = crate::backend::graviola::tests::with_fallback(build);
+    assert!(matches!(refused, Err(BuildError::CpuUnsupported)));
+    assert_eq!(
+        build().is_ok(),
+        graviola::util::is_cpu_supported(),
+        "builds wherever graviola runs"
+    );
+}
+
 #[test]
 fn user_agent_names_the_crate() {
     assert!(USER_AGENT.starts_with("webpush-rs/"));

@@ -45,7 +45,7 @@ pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
 ///
 /// # Panics
 /// When it does not exist (build it with `cargo build --bin webpush
-/// --features cli`).
+/// --features cli,jetstream`).
 #[must_use]
 pub fn webpush_bin() -> PathBuf {
     let path = std::env::var_os("WEBPUSH_BIN").map_or_else(
@@ -61,7 +61,7 @@ pub fn webpush_bin() -> PathBuf {
     assert!(
         path.is_file(),
         "the webpush CLI binary is missing at {}: build it first with \
-         `cargo build --locked --bin webpush --features cli`, or set WEBPUSH_BIN",
+         `cargo build --locked --bin webpush --features cli,jetstream`, or set WEBPUSH_BIN",
         path.display()
     );
     path
