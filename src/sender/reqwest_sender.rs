@@ -118,7 +118,7 @@ impl ReqwestSender {
     /// # Errors
     /// [`BuildError::Tls`] when no root certificate can be loaded from the
     /// system (e.g. a scratch container: use the `webpki-roots` feature and
-    /// [`ReqwestSenderBuilder::tls_webpki_roots`]).
+    /// `ReqwestSenderBuilder::tls_webpki_roots`).
     pub fn new() -> Result<Self, BuildError> {
         Self::builder().build()
     }
@@ -472,7 +472,7 @@ impl ReqwestSenderBuilder {
 
     /// Whether to trust the built-in roots (default `true`): the system's
     /// store through rustls-platform-verifier, or the bundled Mozilla roots
-    /// with [`tls_webpki_roots`](Self::tls_webpki_roots). With `false`, only
+    /// with `tls_webpki_roots` (feature `webpki-roots`). With `false`, only
     /// the extra roots are trusted.
     pub const fn tls_builtin_roots(mut self, enabled: bool) -> Self {
         self.builtin_roots = enabled;

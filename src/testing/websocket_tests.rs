@@ -221,3 +221,77 @@ async fn bad_register_and_garbage_are_answered_or_ignored() {
     .await;
     assert_eq!(recv(&mut ws).await["status"], 404);
 }
+
+/// Whatever a browser sends, in any order: no panic, every reply is a JSON
+/// object the browser can parse, and a `register` is answered 200 with an
+/// endpoint this crate accepts or refused with 400, 500 or 503.
+#[test]
+fn any_sequence_of_browser_messages_is_answered_or_ignored_never_a_panic() {
+    use proptest::prelude::*;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let svc = rt.block_on(LocalPushService::start()).unwrap();
+    let state = std::sync::Arc::clone(&svc.state);
+    // A short, mostly-valid vocabulary, so that sequences reach deep states
+    // (hello, then register, ack, nack, unregister of the same channel).
+    let word = prop_oneof![
+        Just(String::new()),
+        Just("a".to_owned()),
+        Just("0b5e".to_owned()),
+        "[ -~]{0,12}",
+    ];
+    let message = prop_oneof![
+        proptest::option::of(word.clone())
+            .prop_map(|uaid| json!({"messageType": "hello", "uaid": uaid}).to_string()),
+        (word.clone(), proptest::option::of(word.clone())).prop_map(|(c, key)| {
+            json!({"messageType": "register", "channelID": c, "key": key}).to_string()
+        }),
+        word.clone()
+            .prop_map(|c| json!({"messageType": "unregister", "channelID": c}).to_string()),
+        (word.clone(), word.clone(), proptest::option::of(any::<u16>())).prop_map(|(c, v, code)| {
+            json!({"messageType": "ack", "updates": [{"channelID": c, "version": v, "code": code}]})
+                .to_string()
+        }),
+        (word.clone(), proptest::option::of(any::<u16>())).prop_map(|(v, code)| {
+            json!({"messageType": "nack", "version": v, "code": code}).to_string()
+        }),
+        Just(r#"{"messageType":"ping"}"#.to_owned()),
+        Just(r#"{"messageType":7}"#.to_owned()),
+        Just("[1,2]".to_owned()),
+        ".{0,40}",
+    ];
+    let config = ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    // Sequences must reach a registered channel, or the deep states go untested.
+    let registered = std::cell::Cell::new(0u32);
+    proptest!(config, |(messages in proptest::collection::vec(message, 1..24))| {
+        let (outbox, _inbox) = tokio::sync::mpsc::channel::<String>(64);
+        let mut session = super::Session::default();
+        for text in &messages {
+            for reply in session.on_message(&state, &outbox, text) {
+                let value: Value = serde_json::from_str(&reply).expect("replies are JSON");
+                prop_assert!(value.is_object(), "{reply}");
+                if value["messageType"] == "register" {
+                    match value["status"].as_u64() {
+                        Some(200) => {
+                            registered.set(registered.get() + 1);
+                            let endpoint = value["pushEndpoint"].as_str().unwrap_or_default();
+                            prop_assert!(Endpoint::parse(endpoint).is_ok(), "{reply}");
+                        }
+                        Some(400 | 500 | 503) => {}
+                        other => prop_assert!(false, "register status {other:?}: {reply}"),
+                    }
+                }
+            }
+        }
+        session.close(&state);
+    });
+    assert!(registered.get() > 0, "no sequence registered a channel");
+    rt.block_on(svc.shutdown());
+}
