@@ -429,14 +429,15 @@ impl JobClock {
     }
 }
 
-/// Jitter: SplitMix64 over an atomic counter seeded from the OS.
+/// Jitter: SplitMix64 over an atomic counter seeded from the OS (also the
+/// queue worker's, for its retry delays).
 #[derive(Debug)]
-struct Jitter(AtomicU64);
+pub(crate) struct Jitter(AtomicU64);
 
 impl Jitter {
     const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut seed = [0u8; 8];
         if getrandom::fill(&mut seed).is_err() {
             // Jitter needs no secrecy: the clock will do.
@@ -450,7 +451,7 @@ impl Jitter {
         Self(AtomicU64::new(u64::from_le_bytes(seed)))
     }
 
-    fn next(&self) -> u64 {
+    pub(crate) fn next(&self) -> u64 {
         let mut z = self
             .0
             .fetch_add(Self::GAMMA, Ordering::Relaxed)

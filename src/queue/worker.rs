@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::{Stream, StreamExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::batch::{BatchSender, Job, RetryPolicy};
+use crate::batch::{BatchSender, CancelHandle, Jitter, Job, RetryPolicy};
 use crate::sender::Sender;
 
 use super::action::{self, Action, ActionPolicy, RetryReason};
@@ -101,46 +101,30 @@ impl StatsHandle {
 /// it pulled but did not start, lets the requests in flight finish and
 /// settles them, then [`run`](super::Worker::run) returns. `Clone` and
 /// cheap; asking twice is harmless.
-#[derive(Clone)]
-pub struct ShutdownHandle(Arc<watch::Sender<bool>>);
-
-impl Default for ShutdownHandle {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Debug for ShutdownHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownHandle")
-            .field("requested", &self.is_requested())
-            .finish()
-    }
-}
+#[derive(Debug, Clone, Default)]
+pub struct ShutdownHandle(CancelHandle);
 
 impl ShutdownHandle {
     /// A handle not triggered yet.
     #[must_use]
     pub fn new() -> Self {
-        Self(Arc::new(watch::Sender::new(false)))
+        Self::default()
     }
 
     /// Asks the worker to stop.
     pub fn shutdown(&self) {
-        self.0.send_replace(true);
+        self.0.cancel();
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
     #[must_use]
     pub fn is_requested(&self) -> bool {
-        *self.0.borrow()
+        self.0.is_cancelled()
     }
 
     /// Completes once shutdown is requested.
     pub async fn requested(&self) {
-        let mut rx = self.0.subscribe();
-        // Fails only when the sender is gone, and `self` holds it.
-        let _ = rx.wait_for(|&stop| stop).await;
+        self.0.cancelled().await;
     }
 }
 
@@ -553,30 +537,6 @@ impl Backoff {
 
     const fn reset(&mut self) {
         self.next = self.min;
-    }
-}
-
-/// Jitter: SplitMix64 over a counter seeded from the OS.
-struct Jitter(AtomicU64);
-
-impl Jitter {
-    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-
-    fn new() -> Self {
-        let mut seed = [0u8; 8];
-        // Jitter needs no secrecy: a failed draw leaves a zero seed.
-        let _ = getrandom::fill(&mut seed);
-        Self(AtomicU64::new(u64::from_le_bytes(seed)))
-    }
-
-    fn next(&self) -> u64 {
-        let mut z = self
-            .0
-            .fetch_add(Self::GAMMA, Ordering::Relaxed)
-            .wrapping_add(Self::GAMMA);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 }
 

@@ -46,24 +46,11 @@ pub(super) async fn accept_loop(
     mut stop: watch::Receiver<()>,
 ) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.changed() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let tcp = match accepted {
-            Ok((tcp, _)) => tcp,
-            Err(_) => {
-                // E.g. out of file descriptors: back off instead of spinning.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                continue;
-            }
-        };
+    while let Some(tcp) = next_tcp(&listener, &mut stop).await {
         state.connections.fetch_add(1, Ordering::Relaxed);
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             continue; // Too many connections: close this one.
         };
-        let _ = tcp.set_nodelay(true);
         tokio::spawn(connection(
             tcp,
             acceptor.clone(),
@@ -71,6 +58,28 @@ pub(super) async fn accept_loop(
             stop.clone(),
             permit,
         ));
+    }
+}
+
+/// The next TCP connection (`TCP_NODELAY` set), or `None` once `stop`
+/// fires; shared by the HTTPS and the WebSocket accept loops.
+pub(super) async fn next_tcp(
+    listener: &TcpListener,
+    stop: &mut watch::Receiver<()>,
+) -> Option<TcpStream> {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => return None,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((tcp, _)) => {
+                let _ = tcp.set_nodelay(true);
+                return Some(tcp);
+            }
+            // E.g. out of file descriptors: back off instead of spinning.
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
     }
 }
 
@@ -364,27 +373,21 @@ async fn accept(
     tamper: bool,
 ) -> Result<Response<ResBody>, Refusal> {
     let (headers, checked) = check_request(req).await?;
-    let Checked {
-        ttl,
-        urgency,
-        topic,
-        body,
-        content_encoding,
-        encoding,
-        #[cfg(feature = "aesgcm")]
-        legacy_params,
-    } = checked;
     check_vapid(&headers, &state.origin, Some(vapid_key))?;
-    let body = if tamper { tamper_body(&body) } else { body };
+    let body = if tamper {
+        tamper_body(&checked.body)
+    } else {
+        checked.body
+    };
 
-    let payload = match encoding {
+    let payload = match checked.encoding {
         None => Vec::new(),
         Some(ContentEncoding::Aes128Gcm) => message::decrypt(ua, auth, &body).map_err(|e| {
             Refusal::new(StatusCode::BAD_REQUEST, "DecryptionFailed", e.to_string())
         })?,
         #[cfg(feature = "aesgcm")]
         Some(ContentEncoding::Aesgcm) => {
-            let params = legacy_params.ok_or_else(|| {
+            let params = checked.legacy_params.ok_or_else(|| {
                 Refusal::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "InternalServerError",
@@ -397,13 +400,7 @@ async fn accept(
         }
     };
 
-    let message_id = random_id().map_err(|_| {
-        Refusal::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
-            "random number generator failed",
-        )
-    })?;
+    let message_id = new_id()?;
     {
         let mut subs = state.subs();
         if let Some(s) = subs.get_mut(id) {
@@ -412,12 +409,12 @@ async fn accept(
             }
             s.received.push_back(ReceivedMessage {
                 payload,
-                ttl,
-                urgency,
-                topic,
+                ttl: checked.ttl,
+                urgency: checked.urgency,
+                topic: checked.topic,
                 body_len: body.len(),
-                content_encoding,
-                encoding,
+                content_encoding: checked.content_encoding,
+                encoding: checked.encoding,
                 received_at: Instant::now(),
             });
         }
@@ -432,6 +429,24 @@ async fn accept(
         }
         messages.push_back(message_id.clone());
     }
+    Ok(created(state, &message_id, checked.ttl))
+}
+
+/// A fresh message id, or the refusal when the random number generator
+/// fails.
+fn new_id() -> Result<String, Refusal> {
+    random_id().map_err(|_| {
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "random number generator failed",
+        )
+    })
+}
+
+/// `201 Created` for an accepted push: `Location` names the message
+/// resource (RFC 8030, Section 5), `TTL` echoes the TTL kept (Section 5.2).
+fn created(state: &State, message_id: &str, ttl: u32) -> Response<ResBody> {
     let mut resp = response(StatusCode::CREATED, Either::Left(Full::new(Bytes::new())));
     let location = format!("{}/message/{message_id}", state.origin);
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -439,7 +454,7 @@ async fn accept(
     }
     resp.headers_mut()
         .insert(HeaderName::from_static("ttl"), HeaderValue::from(ttl));
-    Ok(resp)
+    resp
 }
 
 /// `DELETE /message/<id>` (RFC 8030, Section 6.2): 204 for a message
@@ -498,13 +513,7 @@ async fn relay(
             }
         }
     }
-    let version = random_id().map_err(|_| {
-        Refusal::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
-            "random number generator failed",
-        )
-    })?;
+    let version = new_id()?;
     let relayed = state.browsers().relay(
         id,
         &version,
@@ -521,16 +530,7 @@ async fn relay(
             "the browser unsubscribed",
         ));
     }
-    let mut resp = response(StatusCode::CREATED, Either::Left(Full::new(Bytes::new())));
-    let location = format!("{}/message/{version}", state.origin);
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        resp.headers_mut().insert(LOCATION, v);
-    }
-    resp.headers_mut().insert(
-        HeaderName::from_static("ttl"),
-        HeaderValue::from(checked.ttl),
-    );
-    Ok(resp)
+    Ok(created(state, &version, checked.ttl))
 }
 
 /// The body, at most [`MAX_BODY_LEN`] octets (413 past that, declared or

@@ -41,6 +41,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::faults::Fault;
+use super::http_service::next_tcp;
 use super::{State, random_id};
 use crate::b64;
 use crate::message::UaPublicKey;
@@ -217,20 +218,10 @@ pub(super) async fn accept_loop(
     mut stop: watch::Receiver<()>,
 ) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let accepted = tokio::select! {
-            _ = stop.changed() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((tcp, _)) = accepted else {
-            // E.g. out of file descriptors: back off instead of spinning.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            continue;
-        };
+    while let Some(tcp) = next_tcp(&listener, &mut stop).await {
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             continue; // Too many connections: close this one.
         };
-        let _ = tcp.set_nodelay(true);
         let mut stop = stop.clone();
         let state = Arc::clone(&state);
         tokio::spawn(async move {

@@ -17,7 +17,7 @@ use webpush::batch::{BatchSender, Job, RetryPolicy};
 use webpush::subscription::MAX_JSON_LEN;
 
 use crate::send::{Outcome, Report, SendOptions, runtime};
-use crate::util::{EXIT_FAILED, EXIT_OK, Fail, print_stderr};
+use crate::util::{EXIT_FAILED, EXIT_OK, Fail, line_text, print_stderr, read_line_capped};
 
 /// Arguments of `send-batch`.
 #[derive(Debug, Args)]
@@ -218,53 +218,8 @@ fn read_lines(mut input: Box<dyn BufRead + Send>, tx: &tokio::sync::mpsc::Sender
 
 /// `None` for a blank line.
 fn parse_line(buf: &[u8], len: usize) -> Option<Result<Subscription, String>> {
-    if len > buf.len() {
-        return Some(Err(format!(
-            "line is {len} octets, over the limit of {MAX_JSON_LEN}"
-        )));
-    }
-    let Ok(text) = std::str::from_utf8(buf) else {
-        return Some(Err("line is not UTF-8".to_owned()));
-    };
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    Some(Subscription::from_json(text).map_err(|e| e.to_string()))
-}
-
-/// Reads one line (without its `\n`) into `buf`, keeping at most `max`
-/// octets; returns the line's full length, or `None` at the end.
-pub(crate) fn read_line_capped<R: BufRead + ?Sized>(
-    input: &mut R,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<Option<usize>> {
-    buf.clear();
-    let mut len = 0usize;
-    let mut any = false;
-    loop {
-        let available = match input.fill_buf() {
-            Ok(a) => a,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(any.then_some(len));
-        }
-        any = true;
-        let (chunk, used, done) = match available.iter().position(|&b| b == b'\n') {
-            Some(i) => (&available[..i], i + 1, true),
-            None => (available, available.len(), false),
-        };
-        let room = max.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        len = len.saturating_add(chunk.len());
-        input.consume(used);
-        if done {
-            return Ok(Some(len));
-        }
-    }
+    let text = line_text(buf, len, MAX_JSON_LEN)?;
+    Some(text.and_then(|t| Subscription::from_json(t).map_err(|e| e.to_string())))
 }
 
 #[derive(Debug, Default, Clone, Copy)]

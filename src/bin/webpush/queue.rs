@@ -16,12 +16,13 @@ use webpush::batch::BatchSender;
 use webpush::queue::{FeedbackMode, JetStream, JetStreamConfig, PushJob, QueueError, WorkerStats};
 use webpush::subscription::{MAX_JSON_LEN, SubscriptionJson};
 
-use crate::batch::{open_input, read_line_capped};
+use crate::batch::open_input;
 use webpush::request::Topic;
 
 use crate::send::{ClientArgs, EncodingArg, MessageArgs, UrgencyArg, parse_seconds, runtime};
 use crate::util::{
-    EXIT_FAILED, EXIT_INPUT, EXIT_OK, Fail, error_chain, one_line, print_stderr, println_stdout,
+    EXIT_FAILED, EXIT_INPUT, EXIT_OK, Fail, error_chain, line_text, one_line, print_stderr,
+    println_stdout, read_line_capped,
 };
 
 /// Where the queue lives; each flag left out keeps the library's default.
@@ -189,18 +190,10 @@ fn parse_job(
     payload: &[u8],
     options: &JobOptions,
 ) -> Option<Result<PushJob, String>> {
-    if len > buf.len() {
-        return Some(Err(format!(
-            "line is {len} octets, over the limit of {MAX_JSON_LEN}"
-        )));
-    }
-    let Ok(text) = std::str::from_utf8(buf) else {
-        return Some(Err("line is not UTF-8".to_owned()));
+    let text = match line_text(buf, len, MAX_JSON_LEN)? {
+        Ok(t) => t,
+        Err(e) => return Some(Err(e)),
     };
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
     let line: LineJson = match serde_json::from_str(text) {
         Ok(l) => l,
         Err(e) => return Some(Err(format!("not a subscription: {e}"))),

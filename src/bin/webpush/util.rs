@@ -1,7 +1,7 @@
 //! Errors, exit codes and capped I/O shared by the subcommands.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -140,4 +140,54 @@ pub(crate) fn read_stdin_capped(max: usize) -> Result<Vec<u8>, Fail> {
         return Err(Fail::input(format!("stdin is larger than {max} octets")));
     }
     Ok(buf)
+}
+
+/// Reads one line (without its `\n`) into `buf`, keeping at most `max`
+/// octets; returns the line's full length, or `None` at the end.
+pub(crate) fn read_line_capped<R: BufRead + ?Sized>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<usize>> {
+    buf.clear();
+    let mut len = 0usize;
+    let mut any = false;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(any.then_some(len));
+        }
+        any = true;
+        let (chunk, used, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], i + 1, true),
+            None => (available, available.len(), false),
+        };
+        let room = max.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        len = len.saturating_add(chunk.len());
+        input.consume(used);
+        if done {
+            return Ok(Some(len));
+        }
+    }
+}
+
+/// The text of a line that [`read_line_capped`] read into `buf` with the
+/// cap `max`, trimmed: `None` for a blank line, an error for a line over
+/// the cap or not UTF-8.
+pub(crate) fn line_text(buf: &[u8], len: usize, max: usize) -> Option<Result<&str, String>> {
+    if len > buf.len() {
+        return Some(Err(format!(
+            "line is {len} octets, over the limit of {max}"
+        )));
+    }
+    let Ok(text) = std::str::from_utf8(buf) else {
+        return Some(Err("line is not UTF-8".to_owned()));
+    };
+    let text = text.trim();
+    (!text.is_empty()).then_some(Ok(text))
 }
