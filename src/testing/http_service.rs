@@ -419,16 +419,7 @@ async fn accept(
             });
         }
     }
-    {
-        let mut messages = state
-            .messages
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if messages.len() >= MAX_RECEIVED {
-            messages.pop_front();
-        }
-        messages.push_back(message_id.clone());
-    }
+    remember(state, &message_id);
     Ok(created(state, &message_id, checked.ttl))
 }
 
@@ -442,6 +433,18 @@ fn new_id() -> Result<String, Refusal> {
             "random number generator failed",
         )
     })
+}
+
+/// Records a message resource for `DELETE` (the newest [`MAX_RECEIVED`]).
+fn remember(state: &State, message_id: &str) {
+    let mut messages = state
+        .messages
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if messages.len() >= MAX_RECEIVED {
+        messages.pop_front();
+    }
+    messages.push_back(message_id.to_owned());
 }
 
 /// `201 Created` for an accepted push: `Location` names the message
@@ -458,8 +461,9 @@ fn created(state: &State, message_id: &str, ttl: u32) -> Response<ResBody> {
 }
 
 /// `DELETE /message/<id>` (RFC 8030, Section 6.2): 204 for a message
-/// resource this service made and has not deleted yet, 404 otherwise; 405
-/// for any other method.
+/// resource this service made and has not deleted yet (a relayed message
+/// still held for an absent browser is dropped, never delivered), 404
+/// otherwise; 405 for any other method.
 fn message_resource(state: &State, method: &Method, id: &str) -> Response<ResBody> {
     if method != Method::DELETE {
         return refuse(
@@ -475,6 +479,8 @@ fn message_resource(state: &State, method: &Method, id: &str) -> Response<ResBod
     match messages.iter().position(|m| m == id) {
         Some(at) => {
             messages.remove(at);
+            drop(messages);
+            state.browsers().forget(id);
             response(
                 StatusCode::NO_CONTENT,
                 Either::Left(Full::new(Bytes::new())),
@@ -530,6 +536,7 @@ async fn relay(
             "the browser unsubscribed",
         ));
     }
+    remember(state, &version);
     Ok(created(state, &version, checked.ttl))
 }
 

@@ -161,6 +161,14 @@ impl Browsers {
     }
 
     /// Whether a browser is connected (has said `hello`) now.
+    /// Drops the held message `version` (its push was cancelled, RFC 8030
+    /// Section 6.2), wherever it is held.
+    pub(super) fn forget(&mut self, version: &str) {
+        for channel in self.channels.values_mut() {
+            channel.held.retain(|h| h.version != version);
+        }
+    }
+
     pub(super) fn connected(&self) -> bool {
         !self.connections.is_empty()
     }

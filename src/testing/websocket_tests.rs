@@ -172,6 +172,22 @@ async fn browser_subscription_relays_acks_holds_and_unregisters() {
         .unwrap();
     assert_eq!(svc.browser_acks(&sub), vec![100, 101]);
     assert_eq!(svc.browser_held(&sub), 1);
+    // A held push that is cancelled (DELETE on its Location) is never
+    // delivered; a second DELETE finds nothing.
+    let cancelled = client
+        .send(&sub, b"cancelled", &PushOptions::new().ttl(60))
+        .await
+        .unwrap();
+    assert_eq!(svc.browser_held(&sub), 2);
+    assert_eq!(
+        client.cancel(&cancelled).await.unwrap(),
+        crate::client::CancelOutcome::Cancelled
+    );
+    assert_eq!(
+        client.cancel(&cancelled).await.unwrap(),
+        crate::client::CancelOutcome::NotFound
+    );
+    assert_eq!(svc.browser_held(&sub), 1);
     let mut ws = connect(&svc).await;
     assert_eq!(hello(&mut ws, Some(&uaid)).await, uaid);
     let note = recv(&mut ws).await;
