@@ -21,10 +21,10 @@
 use std::hint::black_box;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ring::rand::SystemRandom;
-use webpush::batch::{BatchSender, Job, RetryPolicy};
+use webpush::batch::{BatchSender, RetryPolicy};
 use webpush::message::{self, AuthSecret, Padding, UaKeyPair};
 use webpush::request::PushOptions;
 use webpush::sender::ReqwestSender;
@@ -38,40 +38,11 @@ type BoxError = Box<dyn std::error::Error>;
 
 /// Thread name (and `/proc` comm) of the sending runtime's threads.
 const CLIENT_THREADS: &str = "batch-client";
-/// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux).
-const TICKS_PER_SEC: f64 = 100.0;
-
-/// utime + stime, in ticks, from the text of a `/proc/.../stat` file.
-fn stat_ticks(stat: &str) -> Option<(String, u64)> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?.to_owned();
-    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
-    // Fields 14 and 15 of stat(5); the first after ")" is field 3.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((comm, utime + stime))
-}
 
 /// (client threads, whole process) CPU ticks so far.
 fn cpu_ticks() -> (u64, u64) {
-    let process = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| stat_ticks(&s))
-        .map_or(0, |(_, t)| t);
-    let mut client = 0;
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-        for task in tasks.flatten() {
-            if let Some((comm, ticks)) = std::fs::read_to_string(task.path().join("stat"))
-                .ok()
-                .and_then(|s| stat_ticks(&s))
-                && CLIENT_THREADS.starts_with(&comm)
-            {
-                client += ticks;
-            }
-        }
-    }
-    (client, process)
+    let process = common::process_ticks(std::process::id());
+    (common::thread_ticks(CLIENT_THREADS), process)
 }
 
 fn peak_rss_mib() -> f64 {
@@ -129,14 +100,7 @@ fn run(
         .concurrency(concurrency)
         .retry(RetryPolicy::none());
     let total = subs.len() * per_sub;
-    let jobs: Vec<_> = (0..per_sub)
-        .flat_map(|round| {
-            subs.iter().enumerate().map(move |(i, s)| {
-                let key = round * subs.len() + i;
-                Job::new(key, Arc::clone(s), &[0x42u8; 32][..], PushOptions::new())
-            })
-        })
-        .collect();
+    let jobs = common::jobs(subs, total, &[0x42; 32]);
     let (client0, process0) = cpu_ticks();
     let started = Instant::now();
     let delivered = client_rt.block_on(async {
@@ -156,12 +120,11 @@ fn run(
     if delivered != total {
         return Err(format!("{delivered} of {total} delivered").into());
     }
-    let per = |ticks: u64| ticks as f64 / TICKS_PER_SEC * 1e6 / total as f64;
     Ok(Row {
         concurrency,
         rate: total as f64 / wall,
-        client_us: per(client1 - client0),
-        process_us: per(process1 - process0),
+        client_us: common::us_per(client1 - client0, total),
+        process_us: common::us_per(process1 - process0, total),
         peak_mib: peak_rss_mib(),
     })
 }
@@ -174,20 +137,7 @@ fn measure(
     per_sub: usize,
     floor_iterations: u32,
 ) -> Result<(f64, f64, Vec<Row>), BoxError> {
-    // The push service on a runtime of its own, so that its CPU time
-    // (decryption, VAPID verification) is not counted as the sender's.
-    let service_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores)
-        .thread_name("push-service")
-        .enable_all()
-        .build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores)
-        .thread_name(CLIENT_THREADS)
-        // Blocking threads that exit take their CPU counts with them.
-        .thread_keep_alive(Duration::from_secs(3600))
-        .enable_all()
-        .build()?;
+    let (service_rt, client_rt) = common::runtimes(cores, CLIENT_THREADS)?;
     let service = service_rt.block_on(LocalPushService::start())?;
     let key = VapidKey::generate()?;
     let signer = VapidSigner::new(key.clone(), Subject::parse("mailto:bench@example.com")?);

@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use webpush::batch::{BatchSender, Job, RetryPolicy};
+use webpush::batch::{BatchSender, RetryPolicy};
 use webpush::queue::{JetStream, JetStreamConfig, PushJob};
 use webpush::request::PushOptions;
 use webpush::sender::ReqwestSender;
@@ -31,54 +31,14 @@ use webpush::testing::LocalPushService;
 use webpush::vapid::{Subject, VapidKey, VapidSigner};
 use webpush::{PushClient, Subscription};
 
+mod common;
+
 type BoxError = Box<dyn std::error::Error>;
 
 /// Thread name (and `/proc` comm prefix) of the sending runtime.
 const CLIENT_THREADS: &str = "queue-client";
-/// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux).
-const TICKS_PER_SEC: f64 = 100.0;
 const CONCURRENCY: usize = 64;
 const PAYLOAD: [u8; 32] = [0x42; 32];
-
-/// utime + stime in ticks, and the comm, of a `/proc/.../stat` text.
-fn stat_ticks(stat: &str) -> Option<(String, u64)> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?.to_owned();
-    let fields: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((comm, utime + stime))
-}
-
-/// CPU ticks of this process's client-runtime threads.
-fn client_ticks() -> u64 {
-    let mut ticks = 0;
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-        for task in tasks.flatten() {
-            if let Some((comm, t)) = std::fs::read_to_string(task.path().join("stat"))
-                .ok()
-                .and_then(|s| stat_ticks(&s))
-                && CLIENT_THREADS.starts_with(&comm)
-            {
-                ticks += t;
-            }
-        }
-    }
-    ticks
-}
-
-/// CPU ticks of another process.
-fn process_ticks(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| stat_ticks(&s))
-        .map_or(0, |(_, t)| t)
-}
-
-fn us_per(ticks: u64, n: usize) -> f64 {
-    ticks as f64 / TICKS_PER_SEC * 1e6 / n as f64
-}
 
 /// A nats-server with JetStream on a free loopback port; killed on drop.
 struct Nats {
@@ -152,17 +112,8 @@ fn baseline(
     let batch = BatchSender::new(client.clone())
         .concurrency(CONCURRENCY)
         .retry(RetryPolicy::none());
-    let jobs: Vec<_> = (0..total)
-        .map(|i| {
-            Job::new(
-                i,
-                Arc::clone(&subs[i % subs.len()]),
-                &PAYLOAD[..],
-                PushOptions::new(),
-            )
-        })
-        .collect();
-    let cpu0 = client_ticks();
+    let jobs = common::jobs(subs, total, &PAYLOAD);
+    let cpu0 = common::thread_ticks(CLIENT_THREADS);
     let started = Instant::now();
     let delivered = rt.block_on(async {
         let mut reports = batch.send_iter(jobs);
@@ -179,7 +130,7 @@ fn baseline(
     Ok(Row {
         what: "BatchSender alone".into(),
         rate: total as f64 / wall,
-        client_us: us_per(client_ticks() - cpu0, total),
+        client_us: common::us_per(common::thread_ticks(CLIENT_THREADS) - cpu0, total),
         nats_us: None,
     })
 }
@@ -227,8 +178,8 @@ fn workers(
     workers: usize,
     total: usize,
 ) -> Result<Row, BoxError> {
-    let cpu0 = client_ticks();
-    let nats0 = process_ticks(nats.child.id());
+    let cpu0 = common::thread_ticks(CLIENT_THREADS);
+    let nats0 = common::process_ticks(nats.child.id());
     let started = Instant::now();
     rt.block_on(async {
         let mut handles = Vec::new();
@@ -266,8 +217,11 @@ fn workers(
     Ok(Row {
         what: format!("{workers} worker(s) over JetStream"),
         rate: total as f64 / wall,
-        client_us: us_per(client_ticks() - cpu0, total),
-        nats_us: Some(us_per(process_ticks(nats.child.id()) - nats0, total)),
+        client_us: common::us_per(common::thread_ticks(CLIENT_THREADS) - cpu0, total),
+        nats_us: Some(common::us_per(
+            common::process_ticks(nats.child.id()) - nats0,
+            total,
+        )),
     })
 }
 
@@ -275,17 +229,7 @@ fn main() -> Result<(), BoxError> {
     let full = std::env::args().any(|a| a == "--bench");
     let (total, n_subs) = if full { (20_000, 1000) } else { (500, 50) };
     let nats = Nats::start()?;
-    let service_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("push-service")
-        .enable_all()
-        .build()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(CLIENT_THREADS)
-        .thread_keep_alive(Duration::from_secs(3600))
-        .enable_all()
-        .build()?;
+    let (service_rt, rt) = common::runtimes(2, CLIENT_THREADS)?;
     let service = service_rt.block_on(LocalPushService::start())?;
     let key = VapidKey::generate()?;
     let signer = VapidSigner::new(key.clone(), Subject::parse("mailto:bench@example.com")?);

@@ -40,7 +40,7 @@ use hyper_util::server::conn::auto;
 use ring::rand::SystemRandom;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
-use webpush::batch::{BatchSender, Job, RetryPolicy};
+use webpush::batch::{BatchSender, RetryPolicy};
 use webpush::message::{AuthSecret, UaKeyPair};
 use webpush::policy::EndpointPolicy;
 use webpush::request::PushOptions;
@@ -278,16 +278,7 @@ fn sender_main(
                 ok
             }
             _ => {
-                let jobs: Vec<_> = (0..total)
-                    .map(|i| {
-                        Job::new(
-                            i,
-                            Arc::clone(&subs[i % subs.len()]),
-                            &PAYLOAD[..],
-                            PushOptions::new(),
-                        )
-                    })
-                    .collect();
+                let jobs = common::jobs(&subs, total, &PAYLOAD);
                 let batch = BatchSender::new(client.clone())
                     .concurrency(IN_FLIGHT)
                     .retry(RetryPolicy::none());

@@ -914,6 +914,11 @@ fn bad_input_fails_with_one_error_line() {
             .unwrap()
     };
     let ok = ["--subject", "mailto:you@example.com", "--payload", "hi"];
+    // A good subscription, key and subject, and `extra` flags.
+    let send_good = |extra: &[&str]| {
+        let subject = ["--subject", "mailto:you@example.com"];
+        send(&sub_path, &key_path, &[&subject[..], extra].concat())
+    };
 
     let out = send(&missing, &key_path, &ok);
     let line = assert_one_line_failure(&out, EXIT_INPUT);
@@ -940,60 +945,24 @@ fn bad_input_fails_with_one_error_line() {
     assert!(line.contains("--subject"), "{line}");
 
     let too_long = "x".repeat(message::MAX_PLAINTEXT_LEN + 1);
-    let out = send(
-        &sub_path,
-        &key_path,
-        &[
-            "--subject",
-            "mailto:you@example.com",
-            "--payload",
-            &too_long,
-        ],
-    );
+    let out = send_good(&["--payload", &too_long]);
     let line = assert_one_line_failure(&out, EXIT_INPUT);
     assert!(line.contains("3993"), "{line}");
 
-    let out = send(
-        &sub_path,
-        &key_path,
-        &[
-            "--subject",
-            "mailto:you@example.com",
-            "--payload-file",
-            big_payload.to_str().unwrap(),
-        ],
-    );
+    let big_payload = big_payload.to_str().unwrap();
+    let out = send_good(&["--payload-file", big_payload]);
     let line = assert_one_line_failure(&out, EXIT_INPUT);
     assert!(line.contains("3993"), "{line}");
 
-    let out = send(
-        &sub_path,
-        &key_path,
-        &[
-            "--subject",
-            "mailto:you@example.com",
-            "--payload",
-            "hi",
-            "--payload-file",
-            big_payload.to_str().unwrap(),
-        ],
-    );
+    let out = send_good(&["--payload", "hi", "--payload-file", big_payload]);
     let line = assert_clean_failure(&out, EXIT_INPUT);
     assert!(line.contains("cannot be used with"), "{line}");
 
-    let out = send(
-        &sub_path,
-        &key_path,
-        &["--subject", "mailto:you@example.com"],
-    );
+    let out = send_good(&[]);
     assert_clean_failure(&out, EXIT_INPUT);
 
     let bad_ca = dir.write("ca.pem", "not a certificate");
-    let out = send(
-        &sub_path,
-        &key_path,
-        &[&ok[..], &["--ca-cert", bad_ca.to_str().unwrap()]].concat(),
-    );
+    let out = send_good(&["--payload", "hi", "--ca-cert", bad_ca.to_str().unwrap()]);
     let line = assert_one_line_failure(&out, EXIT_INPUT);
     assert!(line.contains("--ca-cert"), "{line}");
 

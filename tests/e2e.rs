@@ -76,6 +76,14 @@ async fn payload_of_3994_octets_is_refused_before_any_request() {
     assert_eq!(f.service.request_count(), 0);
 }
 
+/// `Fault::Status` with this status and body.
+fn status(status: u16, body: &str) -> Fault {
+    Fault::Status {
+        status,
+        body: body.to_owned(),
+    }
+}
+
 async fn outcome_for(fault: Fault) -> SendError {
     let f = fixture().await;
     f.service.set_fault(&f.sub, fault);
@@ -112,11 +120,7 @@ async fn every_outcome_from_a_real_response() {
         "{wait:?}"
     );
 
-    let wns = outcome_for(Fault::Status {
-        status: 406,
-        body: String::new(),
-    })
-    .await;
+    let wns = outcome_for(status(406, "")).await;
     assert!(matches!(wns, SendError::RateLimited { .. }), "{wns}");
 
     let server = outcome_for(Fault::ServerError {
@@ -126,17 +130,13 @@ async fn every_outcome_from_a_real_response() {
     assert!(matches!(server, SendError::ServerError { .. }), "{server}");
     assert_eq!(server.retry_after(), Some(Duration::from_secs(5)));
 
-    let big = outcome_for(Fault::Status {
-        status: 413,
-        body: String::new(),
-    })
-    .await;
+    let big = outcome_for(status(413, "")).await;
     assert!(matches!(big, SendError::PayloadTooLarge { .. }), "{big}");
 
-    let bad = outcome_for(Fault::Status {
-        status: 400,
-        body: r#"{"code":400,"errno":110,"error":"Bad Request","message":"Missing TTL"}"#.into(),
-    })
+    let bad = outcome_for(status(
+        400,
+        r#"{"code":400,"errno":110,"error":"Bad Request","message":"Missing TTL"}"#,
+    ))
     .await;
     assert!(matches!(bad, SendError::BadRequest { .. }), "{bad}");
     assert!(
@@ -145,11 +145,7 @@ async fn every_outcome_from_a_real_response() {
         bad.reason()
     );
 
-    let apple = outcome_for(Fault::Status {
-        status: 403,
-        body: r#"{"reason":"BadJwtToken"}"#.into(),
-    })
-    .await;
+    let apple = outcome_for(status(403, r#"{"reason":"BadJwtToken"}"#)).await;
     assert!(matches!(apple, SendError::VapidRejected { .. }), "{apple}");
     assert_eq!(apple.reason().as_deref(), Some("BadJwtToken"));
 }
@@ -185,13 +181,7 @@ async fn vapid_rejection_invalidates_the_cached_token() {
         .await
         .unwrap();
     assert_eq!(f.client.signer().signatures(), 1);
-    f.service.set_fault(
-        &f.sub,
-        Fault::Status {
-            status: 401,
-            body: String::new(),
-        },
-    );
+    f.service.set_fault(&f.sub, status(401, ""));
     let err = f
         .client
         .send(&f.sub, b"2", &PushOptions::new())
@@ -272,14 +262,7 @@ async fn response_bodies_are_capped() {
 async fn errors_never_show_the_endpoint() {
     let f = fixture().await;
     let path = f.sub.endpoint().uri().path().to_owned();
-    for fault in [
-        Fault::Gone,
-        Fault::DropConnection,
-        Fault::Status {
-            status: 400,
-            body: path.clone(),
-        },
-    ] {
+    for fault in [Fault::Gone, Fault::DropConnection, status(400, &path)] {
         f.service.set_fault(&f.sub, fault);
         let err = f
             .client
@@ -613,13 +596,8 @@ async fn cancel_refuses_hostile_locations_before_connecting() {
 #[tokio::test]
 async fn service_codes_over_tls_key_mismatch_and_caller_bug() {
     let f = fixture().await;
-    f.service.set_fault(
-        &f.sub,
-        Fault::Status {
-            status: 400,
-            body: r#"{"reason":"VapidPkHashMismatch"}"#.into(),
-        },
-    );
+    f.service
+        .set_fault(&f.sub, status(400, r#"{"reason":"VapidPkHashMismatch"}"#));
     let err = f
         .client
         .send(&f.sub, b"x", &PushOptions::new())
@@ -630,10 +608,10 @@ async fn service_codes_over_tls_key_mismatch_and_caller_bug() {
     assert!(err.to_string().contains("resubscribe"), "{err}");
     f.service.set_fault(
         &f.sub,
-        Fault::Status {
-            status: 400,
-            body: r#"{"code":400,"errno":113,"error":"Bad Request","message":"topic: Topic must be no greater than 32 characters","more_info":"http://autopush.readthedocs.io/en/latest/http.html#error-codes"}"#.into(),
-        },
+        status(
+            400,
+            r#"{"code":400,"errno":113,"error":"Bad Request","message":"topic: Topic must be no greater than 32 characters","more_info":"http://autopush.readthedocs.io/en/latest/http.html#error-codes"}"#,
+        ),
     );
     let err = f
         .client

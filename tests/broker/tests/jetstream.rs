@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use serde_json::Value;
+use webpush::Subscription;
 use webpush::testing::{Fault, ReceivedMessage};
 use webpush_broker_tests::{Broker, JOBS_SUBJECT, Knobs, endpoint, serial, wait_until};
 
@@ -63,39 +64,93 @@ fn counts(received: &[Vec<ReceivedMessage>]) -> (usize, usize) {
     (delivered, duplicated)
 }
 
+/// A broker with `knobs` and one job for each of `n` fresh subscriptions,
+/// enqueued from `subs.jsonl` with `--payload <payload> --id-prefix
+/// <prefix>` after `fault(i)`, where it gives one, is set on the i-th.
+/// Returns the broker, the subscriptions and enqueue's stderr.
+async fn broker_with_jobs(
+    knobs: Knobs,
+    n: usize,
+    fault: impl Fn(usize) -> Option<Fault>,
+    payload: &str,
+    prefix: &str,
+) -> (Broker, Vec<Subscription>, String) {
+    let b = Broker::start(knobs).await;
+    let subs = b.subscribe(n);
+    for (i, sub) in subs.iter().enumerate() {
+        if let Some(fault) = fault(i) {
+            b.service.set_fault(sub, fault);
+        }
+    }
+    let file = b.subscriptions_file("subs.jsonl", &subs);
+    let err = b.enqueue_ok(&file, &["--payload", payload, "--id-prefix", prefix]);
+    (b, subs, err)
+}
+
+/// Waits until at least `at_least` subscriptions got a message, taking
+/// what the service accepted into `received`.
+async fn wait_served(
+    b: &Broker,
+    subs: &[Subscription],
+    received: &mut Vec<Vec<ReceivedMessage>>,
+    at_least: usize,
+    bound: Duration,
+    what: &str,
+) {
+    wait_until(bound, what, || {
+        b.take_received(subs, received);
+        let (n, _) = counts(&received[..]);
+        (n >= at_least, format!("{n} of the {at_least} wanted"))
+    })
+    .await;
+}
+
+/// Waits until the push service has had at least `n` requests.
+async fn wait_requests(b: &Broker, n: u64, bound: Duration, what: &str) {
+    wait_until(bound, what, || {
+        let got = b.service.request_count();
+        (got >= n, format!("{got} requests"))
+    })
+    .await;
+}
+
+/// Waits until the push service accepted a message for `sub`; returns
+/// what it accepted.
+async fn wait_received(
+    b: &Broker,
+    sub: &Subscription,
+    bound: Duration,
+    what: &str,
+) -> Vec<ReceivedMessage> {
+    let mut got = Vec::new();
+    wait_until(bound, what, || {
+        got.extend(b.service.take_received(sub));
+        (!got.is_empty(), String::new())
+    })
+    .await;
+    got
+}
+
 // ---------------------------------------------------------------- 1
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_decrypt_each_of_2000_jobs_exactly_once_and_report_each_gone_once() {
     let _serial = serial().await;
-    let mut b = Broker::start(Knobs {
+    let gone: HashSet<usize> = (0..2000).step_by(20).collect();
+    let knobs = Knobs {
         concurrency: 32,
         ..Knobs::default()
-    })
-    .await;
-    let subs = b.subscribe(2000);
-    let gone: HashSet<usize> = (0..subs.len()).step_by(20).collect();
-    for &i in &gone {
-        b.service.set_fault(&subs[i], Fault::Gone);
-    }
-    let file = b.subscriptions_file("subs.jsonl", &subs);
-    let err = b.enqueue_ok(&file, &["--payload", "one of 2000", "--id-prefix", "t1-"]);
+    };
+    let fault = |i| gone.contains(&i).then_some(Fault::Gone);
+    let (mut b, subs, err) = broker_with_jobs(knobs, 2000, fault, "one of 2000", "t1-").await;
     assert!(err.contains("2000 enqueued"), "{err}");
 
     let mut w1 = b.worker(&[]);
     let mut w2 = b.worker(&[]);
     let mut received = Vec::new();
     let want = subs.len() - gone.len();
-    wait_until(
-        Duration::from_secs(120),
-        "every live subscription served",
-        || {
-            b.take_received(&subs, &mut received);
-            let (n, _) = counts(&received[..]);
-            (n >= want, format!("{n} of {want}"))
-        },
-    )
-    .await;
+    let what = "every live subscription served";
+    wait_served(&b, &subs, &mut received, want, 120 * SECOND, what).await;
     b.wait_drained(Duration::from_secs(30)).await;
     b.take_received(&subs, &mut received);
     w1.assert_alive();
@@ -145,51 +200,42 @@ async fn kill_9_of_a_worker_loses_nothing_and_duplicates_only_its_in_flight_jobs
 {
     let _serial = serial().await;
     let concurrency = 16;
-    let mut b = Broker::start(Knobs {
+    let knobs = Knobs {
         concurrency,
         ack_wait: 3.0,
         ..Knobs::default()
-    })
-    .await;
-    let subs = b.subscribe(2000);
-    let gone: HashSet<usize> = (0..subs.len()).step_by(25).collect();
-    for (i, sub) in subs.iter().enumerate() {
-        // Slow sends, so that the killed worker has jobs in flight.
-        let fault = if gone.contains(&i) {
+    };
+    let gone: HashSet<usize> = (0..2000).step_by(25).collect();
+    // Slow sends, so that the killed worker has jobs in flight.
+    let fault = |i| {
+        Some(if gone.contains(&i) {
             Fault::Gone
         } else {
             Fault::Delay(Duration::from_millis(20))
-        };
-        b.service.set_fault(sub, fault);
-    }
-    let file = b.subscriptions_file("subs.jsonl", &subs);
-    b.enqueue_ok(&file, &["--payload", "kill -9", "--id-prefix", "t2-"]);
+        })
+    };
+    let (mut b, subs, _) = broker_with_jobs(knobs, 2000, fault, "kill -9", "t2-").await;
 
     let mut victim = b.worker(&[]);
     let mut survivor = b.worker(&[]);
     let mut received = Vec::new();
     let want = subs.len() - gone.len();
-    wait_until(Duration::from_secs(60), "30 % delivered", || {
-        b.take_received(&subs, &mut received);
-        let (n, _) = counts(&received[..]);
-        (n >= want * 3 / 10, format!("{n} of {want}"))
-    })
+    wait_served(
+        &b,
+        &subs,
+        &mut received,
+        want * 3 / 10,
+        60 * SECOND,
+        "30 % delivered",
+    )
     .await;
     victim.assert_alive();
     victim.kill9();
     let (at_kill, _) = counts(&received[..]);
     assert!(at_kill < want, "everything was delivered before the kill");
 
-    wait_until(
-        Duration::from_secs(120),
-        "every live subscription served",
-        || {
-            b.take_received(&subs, &mut received);
-            let (n, _) = counts(&received[..]);
-            (n >= want, format!("{n} of {want}"))
-        },
-    )
-    .await;
+    let what = "every live subscription served";
+    wait_served(&b, &subs, &mut received, want, 120 * SECOND, what).await;
     b.wait_drained(Duration::from_secs(30)).await;
     b.take_received(&subs, &mut received);
     survivor.assert_alive();
@@ -228,32 +274,20 @@ async fn kill_9_of_a_worker_loses_nothing_and_duplicates_only_its_in_flight_jobs
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limited_job_is_redelivered_by_the_broker_no_earlier_than_retry_after() {
     let _serial = serial().await;
-    let mut b = Broker::start(Knobs::default()).await;
-    let subs = b.subscribe(1);
-    b.service.set_fault(
-        &subs[0],
-        Fault::RateLimited {
+    let fault = |_| {
+        Some(Fault::RateLimited {
             retry_after: "3".into(),
-        },
-    );
-    let file = b.subscriptions_file("subs.jsonl", &subs);
-    b.enqueue_ok(&file, &["--payload", "later", "--id-prefix", "t3a-"]);
+        })
+    };
+    let (mut b, subs, _) = broker_with_jobs(Knobs::default(), 1, fault, "later", "t3a-").await;
     let mut w = b.worker(&[]);
 
-    wait_until(10 * SECOND, "the first attempt (429)", || {
-        (b.service.request_count() >= 1, String::new())
-    })
-    .await;
+    wait_requests(&b, 1, 10 * SECOND, "the first attempt (429)").await;
     // When the 429's request arrived at the service: before the worker's
     // nak (the one request so far; the redelivery comes seconds later).
     let at_429 = b.service.last_request_at().expect("a request");
     b.service.clear_fault(&subs[0]);
-    let mut got = Vec::new();
-    wait_until(20 * SECOND, "the redelivery", || {
-        got.extend(b.service.take_received(&subs[0]));
-        (!got.is_empty(), String::new())
-    })
-    .await;
+    let got = wait_received(&b, &subs[0], 20 * SECOND, "the redelivery").await;
     let gap = got[0].received_at.duration_since(at_429);
     assert!(
         gap >= 3 * SECOND,
@@ -272,24 +306,16 @@ async fn rate_limited_job_is_redelivered_by_the_broker_no_earlier_than_retry_aft
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_server_error_is_dead_lettered_after_max_deliver_with_its_attempt_count() {
     let _serial = serial().await;
-    let mut b = Broker::start(Knobs {
+    let knobs = Knobs {
         max_deliver: 3,
         backoff_min: 0.1,
         backoff_max: 0.3,
         ..Knobs::default()
-    })
-    .await;
-    let subs = b.subscribe(1);
-    b.service
-        .set_fault(&subs[0], Fault::ServerError { retry_after: None });
-    let file = b.subscriptions_file("subs.jsonl", &subs);
-    b.enqueue_ok(&file, &["--payload", "never", "--id-prefix", "t3b-"]);
+    };
+    let fault = |_| Some(Fault::ServerError { retry_after: None });
+    let (mut b, subs, _) = broker_with_jobs(knobs, 1, fault, "never", "t3b-").await;
     let mut w = b.worker(&[]);
-    wait_until(20 * SECOND, "three attempts", || {
-        let n = b.service.request_count();
-        (n >= 3, format!("{n} requests"))
-    })
-    .await;
+    wait_requests(&b, 3, 20 * SECOND, "three attempts").await;
     b.wait_drained(10 * SECOND).await;
     // Longer than any backoff: no fourth attempt comes.
     tokio::time::sleep(SECOND).await;
@@ -311,22 +337,15 @@ async fn persistent_server_error_is_dead_lettered_after_max_deliver_with_its_att
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_request_is_terminated_with_a_failed_event_after_exactly_one_attempt() {
     let _serial = serial().await;
-    let mut b = Broker::start(Knobs::default()).await;
-    let subs = b.subscribe(1);
-    b.service.set_fault(
-        &subs[0],
-        Fault::Status {
+    let fault = |_| {
+        Some(Fault::Status {
             status: 400,
             body: r#"{"reason":"InvalidPayload"}"#.into(),
-        },
-    );
-    let file = b.subscriptions_file("subs.jsonl", &subs);
-    b.enqueue_ok(&file, &["--payload", "refused", "--id-prefix", "t3c-"]);
+        })
+    };
+    let (mut b, _, _) = broker_with_jobs(Knobs::default(), 1, fault, "refused", "t3c-").await;
     let mut w = b.worker(&[]);
-    wait_until(10 * SECOND, "the attempt", || {
-        (b.service.request_count() >= 1, String::new())
-    })
-    .await;
+    wait_requests(&b, 1, 10 * SECOND, "the attempt").await;
     b.wait_drained(10 * SECOND).await;
     tokio::time::sleep(2 * SECOND).await; // past backoff_max: nothing more
     assert_eq!(b.service.request_count(), 1);
@@ -346,38 +365,22 @@ async fn bad_request_is_terminated_with_a_failed_event_after_exactly_one_attempt
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vapid_rejection_is_retried_loudly_and_never_reported_gone() {
     let _serial = serial().await;
-    let mut b = Broker::start(Knobs {
+    let knobs = Knobs {
         max_deliver: 50,
         ..Knobs::default()
-    })
-    .await;
-    let subs = b.subscribe(1);
-    b.service.set_fault(
-        &subs[0],
-        Fault::Status {
+    };
+    let fault = |_| {
+        Some(Fault::Status {
             status: 403,
             body: r#"{"reason":"VapidKeyMismatch"}"#.into(),
-        },
-    );
-    let file = b.subscriptions_file("subs.jsonl", &subs);
-    b.enqueue_ok(
-        &file,
-        &["--payload", "after the fix", "--id-prefix", "t3d-"],
-    );
+        })
+    };
+    let (mut b, subs, _) = broker_with_jobs(knobs, 1, fault, "after the fix", "t3d-").await;
     let mut w = b.worker(&["--vapid-backoff", "0.3"]);
-    wait_until(20 * SECOND, "three refused attempts", || {
-        let n = b.service.request_count();
-        (n >= 3, format!("{n} requests"))
-    })
-    .await;
+    wait_requests(&b, 3, 20 * SECOND, "three refused attempts").await;
     // The operator fixes the key: the same job goes through.
     b.service.clear_fault(&subs[0]);
-    let mut got = Vec::new();
-    wait_until(20 * SECOND, "delivery after the fix", || {
-        got.extend(b.service.take_received(&subs[0]));
-        (!got.is_empty(), String::new())
-    })
-    .await;
+    let got = wait_received(&b, &subs[0], 20 * SECOND, "delivery after the fix").await;
     b.wait_drained(10 * SECOND).await;
     assert_eq!(got[0].payload, b"after the fix");
     assert!(b.feedback().is_empty(), "a VAPID refusal is never gone");
@@ -413,12 +416,7 @@ async fn nats_server_restart_mid_run_loses_nothing_and_workers_reconnect_by_them
     let mut w1 = b.worker(&[]);
     let mut w2 = b.worker(&[]);
     let mut received = Vec::new();
-    wait_until(60 * SECOND, "30 % delivered", || {
-        b.take_received(&subs, &mut received);
-        let (n, _) = counts(&received[..]);
-        (n >= 300, format!("{n} of 1000"))
-    })
-    .await;
+    wait_served(&b, &subs, &mut received, 300, 60 * SECOND, "30 % delivered").await;
     b.nats.restart();
     let (at_restart, _) = counts(&received[..]);
     assert!(
@@ -429,12 +427,8 @@ async fn nats_server_restart_mid_run_loses_nothing_and_workers_reconnect_by_them
     let second = b.subscriptions_file("second.jsonl", &subs[1000..]);
     b.enqueue_ok(&second, &["--payload", "restart", "--id-prefix", "t4b-"]);
 
-    wait_until(120 * SECOND, "every job delivered", || {
-        b.take_received(&subs, &mut received);
-        let (n, _) = counts(&received[..]);
-        (n >= subs.len(), format!("{n} of {}", subs.len()))
-    })
-    .await;
+    let what = "every job delivered";
+    wait_served(&b, &subs, &mut received, subs.len(), 120 * SECOND, what).await;
     b.wait_drained(30 * SECOND).await;
     b.take_received(&subs, &mut received);
     w1.assert_alive();
@@ -460,27 +454,16 @@ async fn sigterm_mid_run_exits_0_promptly_and_loses_nothing() {
     let _serial = serial().await;
     // A long ack wait: what the stopped worker held must come back by its
     // nak, not by the broker's timeout.
-    let mut b = Broker::start(Knobs {
+    let knobs = Knobs {
         concurrency: 16,
         ack_wait: 60.0,
         ..Knobs::default()
-    })
-    .await;
-    let subs = b.subscribe(1500);
-    for sub in &subs {
-        b.service
-            .set_fault(sub, Fault::Delay(Duration::from_millis(20)));
-    }
-    let file = b.subscriptions_file("subs.jsonl", &subs);
-    b.enqueue_ok(&file, &["--payload", "sigterm", "--id-prefix", "t5-"]);
+    };
+    let fault = |_| Some(Fault::Delay(Duration::from_millis(20)));
+    let (mut b, subs, _) = broker_with_jobs(knobs, 1500, fault, "sigterm", "t5-").await;
     let mut w = b.worker(&[]);
     let mut received = Vec::new();
-    wait_until(60 * SECOND, "30 % delivered", || {
-        b.take_received(&subs, &mut received);
-        let (n, _) = counts(&received[..]);
-        (n >= 450, format!("{n} of 1500"))
-    })
-    .await;
+    wait_served(&b, &subs, &mut received, 450, 60 * SECOND, "30 % delivered").await;
     let stopped = Instant::now();
     w.sigterm();
     let status = w.wait(Duration::from_secs(15));
@@ -498,12 +481,8 @@ async fn sigterm_mid_run_exits_0_promptly_and_loses_nothing() {
     // Nothing is left unacked: a new worker finishes the rest well within
     // the 60 s ack wait.
     let mut next = b.worker(&[]);
-    wait_until(30 * SECOND, "the rest delivered by a new worker", || {
-        b.take_received(&subs, &mut received);
-        let (n, _) = counts(&received[..]);
-        (n >= subs.len(), format!("{n} of {}", subs.len()))
-    })
-    .await;
+    let what = "the rest delivered by a new worker";
+    wait_served(&b, &subs, &mut received, subs.len(), 30 * SECOND, what).await;
     b.wait_drained(10 * SECOND).await;
     b.take_received(&subs, &mut received);
     for (i, list) in received.iter().enumerate() {
@@ -528,10 +507,7 @@ async fn malformed_job_messages_become_failed_events_and_the_worker_keeps_going(
     let file = b.subscriptions_file("subs.jsonl", &subs[..1]);
     b.enqueue_ok(&file, &["--payload", "before", "--id-prefix", "t6a-"]);
     let mut w = b.worker(&[]);
-    wait_until(20 * SECOND, "the valid job", || {
-        (b.service.request_count() >= 1, String::new())
-    })
-    .await;
+    wait_requests(&b, 1, 20 * SECOND, "the valid job").await;
 
     let js = async_nats::jetstream::new(b.client().await);
     let publish = |id: &'static str, body: Vec<u8>| {
@@ -561,11 +537,12 @@ async fn malformed_job_messages_become_failed_events_and_the_worker_keeps_going(
     // The worker keeps going: a valid job after them is delivered.
     let file = b.subscriptions_file("after.jsonl", &subs[1..]);
     b.enqueue_ok(&file, &["--payload", "after", "--id-prefix", "t6b-"]);
-    let mut got = Vec::new();
-    wait_until(20 * SECOND, "the job after the malformed ones", || {
-        got.extend(b.service.take_received(&subs[1]));
-        (!got.is_empty(), String::new())
-    })
+    wait_received(
+        &b,
+        &subs[1],
+        20 * SECOND,
+        "the job after the malformed ones",
+    )
     .await;
     b.wait_drained(10 * SECOND).await;
     w.assert_alive();
