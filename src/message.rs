@@ -365,6 +365,20 @@ impl Padding {
     }
 }
 
+/// The crypto that [`encrypt`] runs in this build, on this CPU, for logs:
+/// `"ring"` (feature `ring`), `"graviola"` (feature `graviola`, on a CPU
+/// with the features it needs; on others it says it falls back to
+/// RustCrypto), or `"RustCrypto (p256, aes-gcm)"`. The bytes on the wire do
+/// not depend on it.
+///
+/// ```
+/// println!("message crypto: {}", webpush::message::crypto_backend());
+/// ```
+#[must_use]
+pub fn crypto_backend() -> &'static str {
+    <backend::Active as Backend>::name()
+}
+
 /// Encrypts a push message for a user agent: a fresh ephemeral key pair and a
 /// fresh random salt every time. The result is the request body, to be sent
 /// with `Content-Encoding: aes128gcm`.

@@ -102,6 +102,40 @@ fn now() -> u64 {
 // ---------------------------------------------------------------------------
 // generate-vapid-keys
 
+/// `--version` names the crypto the binary runs: this build's when it is
+/// the binary under test (against `WEBPUSH_BIN`, CI checks the C-free one
+/// names graviola itself).
+#[test]
+fn version_names_the_crypto_of_the_build() {
+    let out = webpush().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("webpush {}\n", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    let line = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {text}"))
+            .to_owned()
+    };
+    let (messages, tls) = (line("message crypto: "), line("TLS: rustls, "));
+    if std::env::var_os("WEBPUSH_BIN").is_none() {
+        assert_eq!(messages, webpush::message::crypto_backend());
+        let provider = webpush::sender::ReqwestSender::tls_provider_name();
+        assert_eq!(tls, format!("{provider} provider"));
+    } else {
+        assert!(
+            ["ring", "graviola", "RustCrypto"]
+                .iter()
+                .any(|b| messages.starts_with(b)),
+            "{messages}"
+        );
+        assert!(tls.ends_with(" provider"), "{tls}");
+    }
+}
+
 #[test]
 fn generate_vapid_keys_writes_a_0600_file_and_refuses_to_overwrite_it() {
     let dir = TempDir::new("gen");

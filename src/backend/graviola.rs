@@ -43,6 +43,14 @@ pub(crate) fn cpu_supported() -> bool {
 impl Backend for Graviola {
     type Cipher = GraviolaCipher;
 
+    fn name() -> &'static str {
+        if cpu_supported() {
+            "graviola"
+        } else {
+            "RustCrypto (p256, aes-gcm): graviola's fallback on this CPU"
+        }
+    }
+
     fn agree_ephemeral(
         peer: &p256::PublicKey,
         peer_bytes: &[u8; PUBLIC_KEY_LEN],

@@ -67,6 +67,9 @@ pub(crate) trait Backend {
     /// Its AES-128-GCM.
     type Cipher: RecordCipher;
 
+    /// What it runs on this CPU, for [`crate::message::crypto_backend`].
+    fn name() -> &'static str;
+
     /// Generates a key pair used for this one message and agrees on a
     /// secret with `peer` (given parsed and as its 65 octets).
     fn agree_ephemeral(

@@ -22,6 +22,10 @@ pub(crate) struct Ring;
 impl Backend for Ring {
     type Cipher = RingCipher;
 
+    fn name() -> &'static str {
+        "ring"
+    }
+
     fn agree_ephemeral(
         _peer: &p256::PublicKey,
         peer_bytes: &[u8; PUBLIC_KEY_LEN],

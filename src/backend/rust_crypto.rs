@@ -24,6 +24,10 @@ pub(crate) struct RustCrypto;
 impl Backend for RustCrypto {
     type Cipher = Aes128Gcm;
 
+    fn name() -> &'static str {
+        "RustCrypto (p256, aes-gcm)"
+    }
+
     /// `k` random, `as_public = k·G`, `ecdh_secret = x(k·P)`. Both points
     /// are computed in projective form and converted to affine with one
     /// shared field inversion (`batch_normalize`) instead of two; the

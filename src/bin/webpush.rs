@@ -53,10 +53,21 @@ Exit status:
   3  gone (404/410): delete the subscription
   4  retry later: rate limited (429), 5xx, timeout or connection failure";
 
+/// What `--version` says: the version, then the crypto this build runs on
+/// this CPU (the CI checks the C-free binary by it).
+static LONG_VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{}\nmessage crypto: {}\nTLS: rustls, {} provider",
+        env!("CARGO_PKG_VERSION"),
+        webpush::message::crypto_backend(),
+        webpush::sender::ReqwestSender::tls_provider_name()
+    )
+});
+
 /// Send Web Push notifications (RFC 8030, RFC 8291 aes128gcm, VAPID RFC
 /// 8292).
 #[derive(Debug, Parser)]
-#[command(name = "webpush", version, after_help = EXIT_STATUS_HELP)]
+#[command(name = "webpush", version, long_version = LONG_VERSION.as_str(), after_help = EXIT_STATUS_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

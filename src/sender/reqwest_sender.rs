@@ -123,6 +123,18 @@ impl ReqwestSender {
         Self::builder().build()
     }
 
+    /// The rustls crypto provider of this build, for logs: `"ring"` (feature
+    /// `client`) or `"rustls-graviola"` (feature `client-graviola` without
+    /// `client`).
+    #[must_use]
+    pub const fn tls_provider_name() -> &'static str {
+        if cfg!(feature = "client") {
+            "ring"
+        } else {
+            "rustls-graviola"
+        }
+    }
+
     /// A builder, to set the policy, timeouts, proxy and TLS roots.
     pub fn builder() -> ReqwestSenderBuilder {
         ReqwestSenderBuilder::new()
@@ -497,7 +509,9 @@ impl ReqwestSenderBuilder {
     ///   extra root;
     /// - [`BuildError::InvalidProxy`] for a proxy URL that does not parse;
     /// - [`BuildError::Tls`] when the system store cannot be loaded;
-    /// - [`BuildError::Client`] when reqwest refuses the configuration.
+    /// - [`BuildError::Client`] when reqwest refuses the configuration;
+    /// - [`BuildError::CpuUnsupported`] in the C-free build (TLS on
+    ///   `rustls-graviola`) on a CPU graviola cannot run on.
     pub fn build(self) -> Result<ReqwestSender, BuildError> {
         let tls = self.tls_config()?;
         let proxy = self.proxy_url.as_deref().map(parse_proxy).transpose()?;
